@@ -1,0 +1,31 @@
+"""Pure, fast readers of e-mail: parsing, reply and forward extraction, classification, keys, deadlines."""
+
+from parsers.model import (
+    Address,
+    Applicant,
+    Attachment,
+    Channel,
+    Classification,
+    Deadline,
+    DeliveryReport,
+    ForwardedMessage,
+    Kind,
+    ParsedMessage,
+)
+
+__all__ = [
+    "Address",
+    "Applicant",
+    "Attachment",
+    "Channel",
+    "Classification",
+    "Deadline",
+    "DeliveryReport",
+    "ForwardedMessage",
+    "Kind",
+    "ParsedMessage",
+]
+
+# The public functions are re-exported here as their modules land:
+# parse_message (parsers.parse), extract_reply (parsers.reply), classify (parsers.classify),
+# extract_deadline (parsers.deadline).
