@@ -1,0 +1,1 @@
+"""curmail daemon: configuration, storage, IMAP intake, case workflow, outbox, scheduler and CLI."""

@@ -1,0 +1,1 @@
+"""Test support: real servers (Dovecot, aiosmtpd, PostgreSQL) and corpus access for the suite."""
