@@ -1,0 +1,169 @@
+"""Line patterns for reply extraction: what each line of a reply is (text, quote, attribution, header…)."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+# Every pattern runs on at most this many characters of a line: bounded input, no runaway matching.
+MAX_LINE = 400
+
+
+class LineKind(Enum):
+    """What one line of a reply is."""
+
+    EMPTY = "e"
+    TEXT = "t"
+    QUOTE = "q"  # starts with ">"
+    ATTRIBUTION = "b"  # «… пишет:», «On … wrote:», «-----Исходное сообщение-----»
+    HEADER = "h"  # «От: …», «Subject: …» inside a quoted header block
+    SIGNATURE = "s"  # «-- », «С уважением,», «Отправлено с iPhone»
+    DELIMITER = "d"  # a line of dashes, underscores, stars…
+
+
+# Verbs that end an attribution line, in the languages staff and the corpora use.
+_WROTE = (
+    r"(?:wrote|writes|said|says|написал(?:\(а\)|а)?|написав(?:\(ла\)|ла)?|пишет|пише|"
+    r"schrieb(?:\s+\S+)?|geschrieben|a\s+écrit|nous\s+a\s+dit|ha\s+scritto|escribió|escreveu|"
+    r"napisał(?:\(a\)|a)?|napsal(?:\(a\))?|skrev|schreef|het\s+volgende\s+geschreven|kirjoitti|"
+    r"írta|yazdı|a\s+scris|写道|wrote\s+on\s.{1,80})"
+)
+
+_ATTRIBUTION_PATTERNS = (
+    # «03.12.2026 10:00, Иванов И.И. пишет:», «On Wed, … wrote:»,
+    # «3 дек. 2026 г., в 10:00, Name <a@b> написал(а):»
+    rf"^[\s>*-]*\S.{{0,300}}?\s{_WROTE}\s*[:.]?\s*-*\s*$",
+    # «ср, 3 дек. 2026 г. в 10:00, Name <a@b>:» (Gmail), «03.12.2026, 10:00, "Name" <a@b>:» (Yandex),
+    # «Среда, 3 декабря 2026, 10:00 +03:00 от Name <a@b>:» (Mail.ru)
+    r"^[\s>*]*\S.{0,250}?\d.{0,250}?<[^<>@\s]{1,100}@[^<>\s]{1,200}>\s*:?\s*$",
+    # «Среда, 3 декабря 2026, 10:00 +03:00 от a@b:» — Mail.ru without a display name
+    r"^[\s>*]*\S.{0,250}?\d.{0,250}?\sот\s+\S{1,100}@\S{1,200}\s*:\s*$",
+    # Outlook and web-mail separators
+    r"^[\s>*_]*-{2,}\s*(?:original\s+message|forwarded\s+message|reply\s+message|исходное\s+сообщение|"
+    r"пересылаемое\s+сообщение|перенаправленное\s+сообщение|оригинальное\s+сообщение|"
+    r"ursprüngliche\s+nachricht|weitergeleitete\s+nachricht|message\s+transféré|message\s+d'origine|"
+    r"mensaje\s+original|mensaje\s+reenviado|messaggio\s+originale|oorspronkelijk\s+bericht|"
+    r"původní\s+zpráva|oryginalna\s+wiadomość|原始邮件|原始郵件)\s*-{2,}",
+    r"^[\s>*]*(?:begin\s+forwarded\s+message|начало\s+переадресованного\s+сообщения|"
+    r"начало\s+пересылаемого\s+сообщения|début\s+du\s+message\s+transféré|"
+    r"anfang\s+der\s+weitergeleiteten\s+nachricht)\s*:",
+    # «2016-03-03 17:21 GMT+01:00 Some One»
+    r"^[\s>]*20\d\d-\d\d-\d\d\s+\d\d?:\d\d\s+GMT[+-]\d\d:\d\d\s+\S.{0,200}$",
+    # «在 2016年3月3日 … 写道：»
+    r"^[\s>]*在.{1,200}写道[:：]?\s*$",
+    # «Posted by x on 01/21/2016»
+    r"^[\s>]*posted\s+by\s+.{1,100}\s+on\s+\d\d/\d\d/\d{4}\s*$",
+)
+_ATTRIBUTION = re.compile("|".join(f"(?:{p})" for p in _ATTRIBUTION_PATTERNS), re.IGNORECASE)
+
+# Header names of a quoted header block (Outlook «От: … Отправлено: … Кому: … Тема: …» and the like).
+_HEADER_NAMES = (
+    "from|sent|date|to|cc|bcc|reply-to|subject|"
+    "от|отправлено|дата|кому|копия|тема|"
+    "von|gesendet|datum|an|betreff|de|envoyé|à|objet|para|asunto|enviado|fecha|"
+    "da|inviato|data|oggetto|van|verzonden|aan|onderwerp|fra|sendt|til|emne|från|skickat|till|ämne|"
+    "od|wysłano|do|temat|kopia|发件人|发送时间|收件人|主题|抄送"
+)
+_HEADER = re.compile(rf"^[\s>]*\**\s*(?:{_HEADER_NAMES})\s*\**\s*[:：]\s*\**\s*\S", re.IGNORECASE)
+
+_SIGNATURE = re.compile(
+    r"^\s*(?:--\s*"
+    r"|с\s+уважением\b.{0,60}"
+    r"|с\s+наилучшими\s+пожеланиями\b.{0,40}"
+    r"|отправлено\s+(?:с|из|со)\s+.{1,80}"
+    r"|sent\s+(?:from|via|with|by)\s+.{1,120}"
+    r"|[(<]+\s*sent\s+(?:from|via|with|by)\s+.{1,120}"
+    r"|get\s+outlook\s+for\s.{0,120}"
+    r"|\w+\s+from\s+mobile\b.{0,40}"
+    r"|from\s+my\s+.{1,20}"
+    r"|envoyé\s+depuis\s+(?:mon|yahoo\s+mail).{0,80}"
+    r"|von\s+meinem\s+.{1,80}\s+gesendet.{0,40}"
+    r"|diese\s+nachricht\s+wurde\s+von\s+.{1,100}\s+gesendet.{0,40}"
+    r"|inviato\s+da\s+.{1,80}"
+    r"|sendt\s+fra\s+min\s+.{1,80}"
+    r"|enviado\s+(?:do\s+meu|desde\s+mi)\s+.{1,80}"
+    r"|verzonden\s+met\s+.{1,80}"
+    r"|verstuurd\s+vanaf\s+mijn\s+.{1,80}"
+    r"|från\s+min\s+.{1,80}"
+    r"|從我的\s*iphone\s*傳送"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]{1,200})\]\([^)\n]{1,400}\)")
+
+_DELIMITER = re.compile(r"^\s*[-_,=+~#*ᐧ—–]+\s*$")
+_QUOTE = re.compile(r"^\s*>")
+
+
+def classify_line(line: str) -> LineKind:
+    """What one line of a reply is."""
+    if not line or line.isspace():
+        return LineKind.EMPTY
+    line = line[:MAX_LINE]
+    stripped = line.strip()
+    if stripped in ("--", "-- "):
+        return LineKind.SIGNATURE
+    if _DELIMITER.match(line):
+        return LineKind.DELIMITER
+    if _SIGNATURE.match(_MARKDOWN_LINK.sub(r"\1", line)):
+        return LineKind.SIGNATURE
+    if _ATTRIBUTION.match(line):
+        return LineKind.ATTRIBUTION
+    if _HEADER.match(line):
+        return LineKind.HEADER
+    if _QUOTE.match(line):
+        return LineKind.QUOTE
+    return LineKind.TEXT
+
+
+def classify_lines(lines: list[str]) -> list[LineKind]:
+    """The kind of every line."""
+    return [classify_line(line) for line in lines]
+
+
+_CONTINUATION_PREFIX = re.compile(r"^[\s>]*")
+
+
+def join_wrapped_attributions(lines: list[str]) -> list[str]:
+    """Join an attribution that a client wrapped over two or three lines into one line.
+
+    «20 окт. 2016 г. 19:37 пользователь "Name" <\\nmeta@x.com> написал:» must read as one marker.
+    """
+    out: list[str] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        joined_upto = _wrapped_attribution_end(lines, i)
+        if joined_upto is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        parts = [lines[i].rstrip()]
+        parts += [_CONTINUATION_PREFIX.sub("", lines[j]).strip() for j in range(i + 1, joined_upto)]
+        out.append(" ".join(parts))
+        i = joined_upto
+    return out
+
+
+def _wrapped_attribution_end(lines: list[str], i: int) -> int | None:
+    """End (exclusive) of a wrapped attribution starting at line i, or None when there is none."""
+    line = lines[i]
+    if (
+        not line
+        or len(line) >= MAX_LINE
+        or not any(ch.isdigit() for ch in line)
+        or _QUOTE.match(line)
+        or _HEADER.match(line)
+        or _ATTRIBUTION.match(line)
+    ):
+        return None
+    joined = line.rstrip()
+    for j in (i + 1, i + 2):
+        if j >= len(lines) or not lines[j].strip():
+            return None
+        joined = f"{joined} {_CONTINUATION_PREFIX.sub('', lines[j]).strip()}"
+        if len(joined) >= MAX_LINE:
+            return None
+        if _ATTRIBUTION.match(joined):
+            return j + 1
+    return None
