@@ -1,0 +1,199 @@
+"""SQLAlchemy 2 typed models: stored messages, mailbox cursors, cases, their audit trail and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+from daemon.db.types import UtcDateTime
+
+# Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class MessageStatus(StrEnum):
+    STORED = "stored"  # raw bytes committed; not yet parsed/classified/threaded
+    PROCESSED = "processed"
+    PARKED = "parked"  # could not be processed; raw bytes kept; `curmail replay --parked` re-runs it
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class MailboxState(Base):
+    """IMAP cursor of one mailbox folder: UIDVALIDITY and the highest UID committed (RFC 3501 §2.3.1.1)."""
+
+    __tablename__ = "mailbox_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    mailbox: Mapped[str] = mapped_column(String(500), unique=True)  # user@host:port/folder
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_poll_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+
+
+class StoredMessage(Base):
+    """One message as received (or sent), with its raw bytes: nothing is ever dropped."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_message_imap_key"),
+        Index("ix_message_msgid_sha", "message_id", "sha256"),
+        Index("ix_message_status", "status"),
+        Index("ix_message_case", "case_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    direction: Mapped[str] = mapped_column(String(3), default=Direction.INBOUND)
+    mailbox: Mapped[str | None] = mapped_column(String(500))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[str] = mapped_column(String(998))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    internal_date: Mapped[datetime]  # IMAP INTERNALDATE: the receipt time deadlines count from
+    stored_at: Mapped[datetime]
+    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.STORED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    reasons: Mapped[list[Any] | None]
+    subject: Mapped[str | None] = mapped_column(Text)
+    from_addr: Mapped[str | None] = mapped_column(String(320))
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    processed_at: Mapped[datetime | None]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    details: Mapped[dict[str, Any] | None]  # what classification extracted: channel, applicant, urls…
+
+    case: Mapped[Case | None] = relationship(back_populates="messages")
+
+
+class Case(Base):
+    """A case: one piece of work with a kind, a state machine, a deadline and an assignee."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_next_action", "next_action_at"),
+        Index("ix_case_state", "state"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the case number in the tag [KZM-42]
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    normalized_subject: Mapped[str] = mapped_column(String(500), default="")
+    counterpart: Mapped[str | None] = mapped_column(String(320))  # who opened it (ЦУР, citizen, staff)
+    topic: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    due_assumed: Mapped[bool] = mapped_column(default=False)
+    next_action_at: Mapped[datetime | None]  # earliest pending reminder/escalation: indexed, no scans
+    publication_url: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+
+    messages: Mapped[list[StoredMessage]] = relationship(back_populates="case")
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+
+
+class CaseEvent(Base):
+    """Audit trail: who did what to a case, when, and because of which message."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case", "case_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))  # e-mail, "curmail" or "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    message_row_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"))
+    detail: Mapped[dict[str, Any] | None]
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a sender; a crash leaves it here and the next run retries
+    SENT = "sent"
+    FAILED = "failed"  # 5xx or lifetime exceeded; staff alerted
+    UNCERTAIN = "uncertain"  # timeout after DATA; never resent automatically
+    CANCELLED = "cancelled"
+
+
+class OutboxMessage(Base):
+    """One outgoing e-mail, enqueued in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    kind: Mapped[str] = mapped_column(String(64))  # the template name
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)  # assigned at enqueue, reused on retry
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)  # e.g. reminder:42:-60m
+    mail_from: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[Any]]
+    subject: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    appended_to_sent: Mapped[bool] = mapped_column(default=False)
+    delivery_failed_at: Mapped[datetime | None]  # set when a bounce for it comes back
+
+
+class KeyValue(Base):
+    """Small persistent facts: the token key's fingerprint, last contact-officials state, schema notes."""
+
+    __tablename__ = "kv"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="default", primary_key=True)
+    value: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime]
