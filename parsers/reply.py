@@ -42,46 +42,114 @@ def _split(text: str) -> ReplyParts:
     text = text[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n")
     lines = join_wrapped_attributions(text.split("\n"))
     kinds = classify_lines(lines)
+    _merge_header_blocks(kinds)
 
     cut = _quote_start(kinds)
-    body_lines, quoted_lines = lines[:cut], lines[cut:]
-    body_kinds = kinds[:cut]
+    body = _drop_leading_quoted(list(zip(lines[:cut], kinds[:cut], strict=True)))
+    quoted_lines = lines[cut:]
 
-    sig_at = _signature_start(body_kinds)
+    signature: list[str] = []
+    sig_at = _signature_start([kind for _, kind in body])
     if sig_at is not None:
-        signature_lines = body_lines[sig_at:]
-        body_lines, body_kinds = body_lines[:sig_at], body_kinds[:sig_at]
+        signature = [line for line, _ in body[sig_at:]]
+        body = body[:sig_at]
     else:
-        signature_lines = []
+        # Top posting without an attribution line: a trailing run of quotes after the new text.
+        end = len(body)
+        while end > 0 and body[end - 1][1] in (LineKind.QUOTE, LineKind.EMPTY):
+            end -= 1
+        if any(kind is LineKind.TEXT for _, kind in body[:end]):
+            quoted_lines = [line for line, _ in body[end:]] + quoted_lines
+            body = body[:end]
 
-    # Trailing quote lines after the last text line belong to the quote (bottom of a top-post).
-    kept = [line for line, kind in zip(body_lines, body_kinds, strict=True) if kind is not LineKind.DELIMITER]
-    new_text = _strip_blank_edges("\n".join(kept))
+    kept = [line for line, kind in body if kind not in _DROPPED]
     return ReplyParts(
-        new_text=new_text,
-        quoted=_strip_blank_edges("\n".join(quoted_lines)),
-        signature=_strip_blank_edges("\n".join(signature_lines)),
+        new_text="\n".join(kept).strip(),
+        quoted="\n".join(quoted_lines).strip(),
+        signature="\n".join(signature).strip(),
     )
 
 
-def _quote_start(kinds: list[LineKind]) -> int:
-    """Index of the first line of the quoted part; len(kinds) when nothing is quoted."""
-    seen_text = False
+# Markers that never belong to the new text when they are left inside it.
+_DROPPED = frozenset({LineKind.DELIMITER, LineKind.ATTRIBUTION, LineKind.HEADER})
+
+
+def _merge_header_blocks(kinds: list[LineKind]) -> None:
+    """A header value wrapped onto the next line («Subject: a long\n subject») is part of the block."""
     n = len(kinds)
+    i = 0
+    while i < n:
+        if kinds[i] is LineKind.HEADER:
+            j = i + 1
+            while j < n and kinds[j] is LineKind.TEXT and j - i <= 3:
+                j += 1
+            if j < n and j > i + 1 and kinds[j] is LineKind.HEADER:
+                for k in range(i + 1, j):
+                    kinds[k] = LineKind.HEADER
+            elif j == i + 1 and not _header_neighbour(kinds, i):
+                # A lone «Дата: 5 декабря» in the new text is content, not a quoted header block.
+                kinds[i] = LineKind.TEXT
+            i = j
+        else:
+            i += 1
+
+
+def _header_neighbour(kinds: list[LineKind], i: int) -> bool:
+    return (i > 0 and kinds[i - 1] is LineKind.HEADER) or (i + 1 < len(kinds) and kinds[i + 1] is LineKind.HEADER)
+
+
+def _quote_start(kinds: list[LineKind]) -> int:
+    """Index of the first line of the quoted part after the new text; len(kinds) when there is none."""
+    seen_text = False
     for i, kind in enumerate(kinds):
         if kind is LineKind.TEXT:
             seen_text = True
-        elif seen_text and (
-            kind is LineKind.ATTRIBUTION or (kind is LineKind.HEADER and _header_block_at(kinds, i))
-        ):
+        elif not seen_text:
+            continue
+        elif _starts_quoted_part(kinds, i):
             return i
-    # Top posting without an attribution line: a trailing run of quotes and blanks.
-    end = n
-    while end > 0 and kinds[end - 1] in (LineKind.QUOTE, LineKind.EMPTY):
-        end -= 1
-    if seen_text and end < n and any(k is LineKind.QUOTE for k in kinds[end:]):
-        return end
-    return n
+    return len(kinds)
+
+
+def _starts_quoted_part(kinds: list[LineKind], i: int) -> bool:
+    """An attribution not answered inline, or a block of at least 3 quoted header lines."""
+    if kinds[i] is LineKind.ATTRIBUTION:
+        return not _interleaved_after(kinds, i)
+    return kinds[i] is LineKind.HEADER and _header_block_at(kinds, i)
+
+
+def _interleaved_after(kinds: list[LineKind], i: int) -> bool:
+    """True when the attribution at i introduces a `>` quote that the sender answers below it."""
+    n = len(kinds)
+    j = i + 1
+    while j < n and kinds[j] is LineKind.EMPTY:
+        j += 1
+    if j >= n or kinds[j] is not LineKind.QUOTE:
+        return False
+    while j < n and kinds[j] in (LineKind.QUOTE, LineKind.EMPTY):
+        j += 1
+    return j < n and kinds[j] is LineKind.TEXT
+
+
+def _drop_leading_quoted(body: list[tuple[str, LineKind]]) -> list[tuple[str, LineKind]]:
+    """Quotes introduced by an attribution (or a header block) before or between new text are not new.
+
+    Bottom posting: «Le … a écrit :» + `>` quote + the answer keeps only the answer.
+    """
+    out: list[tuple[str, LineKind]] = []
+    in_attributed_quote = False
+    seen_text = False
+    for line, kind in body:
+        if kind in (LineKind.ATTRIBUTION, LineKind.HEADER):
+            # Once the sender has written something, a quote they answer inline stays for context.
+            in_attributed_quote = not seen_text
+            continue
+        seen_text = seen_text or kind is LineKind.TEXT
+        if in_attributed_quote and kind in (LineKind.QUOTE, LineKind.EMPTY):
+            continue
+        in_attributed_quote = False
+        out.append((line, kind))
+    return out
 
 
 def _header_block_at(kinds: list[LineKind], i: int) -> bool:
@@ -101,11 +169,10 @@ def _header_block_at(kinds: list[LineKind], i: int) -> bool:
 
 def _signature_start(kinds: list[LineKind]) -> int | None:
     """Index where the signature begins in the new text, or None."""
+    seen_text = False
     for i, kind in enumerate(kinds):
-        if kind is LineKind.SIGNATURE and any(k is LineKind.TEXT for k in kinds[:i]):
+        if kind is LineKind.TEXT:
+            seen_text = True
+        elif kind is LineKind.SIGNATURE and seen_text:
             return i
     return None
-
-
-def _strip_blank_edges(text: str) -> str:
-    return text.strip()

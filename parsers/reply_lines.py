@@ -29,13 +29,20 @@ _WROTE = (
     r"írta|yazdı|a\s+scris|写道|wrote\s+on\s.{1,80})"
 )
 
+# «03.12.2026 10:00, Иванов И.И. пишет:», «On Wed, … wrote:», «3 дек. 2026 г., в 10:00, Name <a@b> написал(а):»,
+# «Name <a@b> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:»
+_ATTRIBUTION_WROTE = re.compile(
+    rf"^[\s>*-]*\S.{{0,300}}?\s{_WROTE}\s*[:.]?\s*-*\s*$"
+    r"|^[\s>*]*\S.{0,200}?\s(?:wrote|schrieb|написал\w*)\s+(?:on|am)\s.{1,120}:\s*$",
+    re.IGNORECASE,
+)
+
 _ATTRIBUTION_PATTERNS = (
-    # «03.12.2026 10:00, Иванов И.И. пишет:», «On Wed, … wrote:»,
-    # «3 дек. 2026 г., в 10:00, Name <a@b> написал(а):»
-    rf"^[\s>*-]*\S.{{0,300}}?\s{_WROTE}\s*[:.]?\s*-*\s*$",
     # «ср, 3 дек. 2026 г. в 10:00, Name <a@b>:» (Gmail), «03.12.2026, 10:00, "Name" <a@b>:» (Yandex),
     # «Среда, 3 декабря 2026, 10:00 +03:00 от Name <a@b>:» (Mail.ru)
-    r"^[\s>*]*\S.{0,250}?\d.{0,250}?<[^<>@\s]{1,100}@[^<>\s]{1,200}>\s*:?\s*$",
+    r"^[\s>*]*\S.{0,250}?\d.{0,250}?<\s?[^<>@\s]{1,100}@[^<>\s]{1,200}\s?>\s*:?\s*$",
+    # «Am 21.04.2016 17:48 schrieb "Name" <a@b>:», «Op 16 aug. 2014 05:13 schreef …:», «Den … skrev …:»
+    r"^[\s>]*(?:am|op|den|søn\.)\s.{1,200}?\s(?:schrieb|schreef|skrev)\s[^:]{1,200}:\s*$",
     # «Среда, 3 декабря 2026, 10:00 +03:00 от a@b:» — Mail.ru without a display name
     r"^[\s>*]*\S.{0,250}?\d.{0,250}?\sот\s+\S{1,100}@\S{1,200}\s*:\s*$",
     # Outlook and web-mail separators
@@ -95,6 +102,13 @@ _DELIMITER = re.compile(r"^\s*[-_,=+~#*ᐧ—–]+\s*$")
 _QUOTE = re.compile(r"^\s*>")
 
 
+def _is_attribution(line: str) -> bool:
+    """An attribution needs a date, an address or «via»: «as he wrote:» alone is ordinary text."""
+    if _ATTRIBUTION.match(line):
+        return True
+    return bool(_ATTRIBUTION_WROTE.match(line)) and (any(ch.isdigit() for ch in line) or "@" in line or " via " in line)
+
+
 def classify_line(line: str) -> LineKind:
     """What one line of a reply is."""
     if not line or line.isspace():
@@ -107,7 +121,7 @@ def classify_line(line: str) -> LineKind:
         return LineKind.DELIMITER
     if _SIGNATURE.match(_MARKDOWN_LINK.sub(r"\1", line)):
         return LineKind.SIGNATURE
-    if _ATTRIBUTION.match(line):
+    if _is_attribution(line):
         return LineKind.ATTRIBUTION
     if _HEADER.match(line):
         return LineKind.HEADER
@@ -117,8 +131,18 @@ def classify_line(line: str) -> LineKind:
 
 
 def classify_lines(lines: list[str]) -> list[LineKind]:
-    """The kind of every line."""
-    return [classify_line(line) for line in lines]
+    """The kind of every line; lines inside a ``` code fence are always text."""
+    kinds: list[LineKind] = []
+    in_code = False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+            kinds.append(LineKind.TEXT)
+        elif in_code:
+            kinds.append(LineKind.EMPTY if not line.strip() else LineKind.TEXT)
+        else:
+            kinds.append(classify_line(line))
+    return kinds
 
 
 _CONTINUATION_PREFIX = re.compile(r"^[\s>]*")
@@ -138,11 +162,14 @@ def join_wrapped_attributions(lines: list[str]) -> list[str]:
             out.append(lines[i])
             i += 1
             continue
-        parts = [lines[i].rstrip()]
-        parts += [_CONTINUATION_PREFIX.sub("", lines[j]).strip() for j in range(i + 1, joined_upto)]
-        out.append(" ".join(parts))
+        parts = [lines[i].strip()] + [lines[j].strip() for j in range(i + 1, joined_upto)]
+        out.append(" ".join(part for part in parts if part))
         i = joined_upto
     return out
+
+
+# Attributions that begin like this may wrap over blank lines too («On …\n\n<\nmailto:…\n> wrote:»).
+_ATTRIBUTION_OPENING = re.compile(r"^[\s>]*(?:on|am|le|el|il|em|op|den|dnia|w\s+dniu)\s", re.IGNORECASE)
 
 
 def _wrapped_attribution_end(lines: list[str], i: int) -> int | None:
@@ -154,16 +181,31 @@ def _wrapped_attribution_end(lines: list[str], i: int) -> int | None:
         or not any(ch.isdigit() for ch in line)
         or _QUOTE.match(line)
         or _HEADER.match(line)
-        or _ATTRIBUTION.match(line)
+        or _is_attribution(line)
     ):
         return None
-    joined = line.rstrip()
-    for j in (i + 1, i + 2):
-        if j >= len(lines) or not lines[j].strip():
+    may_skip_blanks = bool(_ATTRIBUTION_OPENING.match(line))
+    raw = quoted = line.rstrip()
+    for j in range(i + 1, min(i + 6, len(lines))):
+        nxt = lines[j].strip()
+        if not nxt:
+            if may_skip_blanks:
+                continue
             return None
-        joined = f"{joined} {_CONTINUATION_PREFIX.sub('', lines[j]).strip()}"
-        if len(joined) >= MAX_LINE:
+        raw = f"{raw} {nxt}"
+        # A client may break «<a@b\n>:» so that the next line looks quoted: try with and without «>».
+        quoted = f"{quoted} {_CONTINUATION_PREFIX.sub('', nxt)}"
+        if len(raw) >= MAX_LINE:
             return None
-        if _ATTRIBUTION.match(joined):
-            return j + 1
+        if _is_attribution(raw) or _is_attribution(quoted):
+            return _with_short_tail(lines, j + 1, raw)
     return None
+
+
+def _with_short_tail(lines: list[str], end: int, joined: str) -> int:
+    """Take one more short line when it still ends the attribution («<a@b>» + «> wrote:»)."""
+    if end < len(lines):
+        tail = lines[end].strip()
+        if tail and len(tail) <= 24 and _is_attribution(f"{joined} {tail}"):
+            return end + 1
+    return end
