@@ -12,6 +12,7 @@ from parsers.model import (
     Kind,
     ParsedMessage,
 )
+from parsers.parse import parse_message
 
 __all__ = [
     "Address",
@@ -24,6 +25,7 @@ __all__ = [
     "ForwardedMessage",
     "Kind",
     "ParsedMessage",
+    "parse_message",
 ]
 
 # The public functions are re-exported here as their modules land:

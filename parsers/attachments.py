@@ -1,0 +1,71 @@
+"""Attachments: decoded file names (RFC 2231/2047, raw 8-bit), sha256, and TNEF winmail.dat unpacking."""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import Message
+
+from parsers.decode import clean_line, decode_bytes, decode_words, fix_8bit
+from parsers.model import Attachment
+
+TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+
+
+def make_attachment(filename: str, content_type: str, content: bytes) -> Attachment:
+    """An Attachment with size and sha256 computed from the decoded content."""
+    return Attachment(
+        filename=filename,
+        content_type=content_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+    )
+
+
+def part_filename(part: Message) -> str:
+    """The decoded file name of a MIME part, or "" when it has none."""
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except Exception:  # malformed parameters: the stdlib can trip on them; a missing name is fine
+        return ""
+    if not isinstance(name, str):  # a 3-tuple when RFC 2231 decoding was not applied
+        try:
+            name = str(name[2])
+        except Exception:
+            return ""
+    # Outlook and web mailers put RFC 2047 words inside the quoted parameter; some send raw 8-bit bytes.
+    return clean_line(decode_words(fix_8bit(name.strip().strip('"'))))
+
+
+def is_tnef(content_type: str, filename: str) -> bool:
+    return content_type in TNEF_TYPES or filename.lower() == "winmail.dat"
+
+
+def _tnef_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return decode_bytes(value.rstrip(b"\x00")).text
+    return str(value or "").strip("\x00")
+
+
+def unpack_tnef(content: bytes) -> tuple[list[Attachment], str, str]:
+    """Files and plain body inside a TNEF blob; returns (attachments, body text, defect note or "")."""
+    try:
+        from tnefparse import TNEF
+
+        tnef = TNEF(content, do_checksum=False)
+    except Exception as exc:  # not TNEF after all, or truncated: keep the blob as it is
+        return [], "", f"winmail.dat could not be unpacked ({type(exc).__name__})"
+    files: list[Attachment] = []
+    for item in tnef.attachments:
+        try:
+            name = _tnef_text(item.long_filename()) or _tnef_text(item._name)
+        except Exception:
+            name = ""
+        data = item.data if isinstance(item.data, bytes) else b""
+        files.append(make_attachment(clean_line(name) or "attachment.bin", "application/octet-stream", data))
+    body = ""
+    try:
+        body = _tnef_text(tnef.body) if tnef.body else ""
+    except Exception:
+        body = ""
+    return files, body, ""

@@ -1,0 +1,461 @@
+"""parse_message(raw) -> ParsedMessage: the one reader of raw mail, and the only importer of mail-parser.
+
+The MIME tree is built once by the stdlib parser (policy compat32, about twice as fast as a full
+mail-parser run); mail-parser contributes its hardened address and date readers, which recover
+what the stdlib rejects. Nothing here raises: failures become entries in `defects`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta, timezone
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_tz
+from functools import cache
+
+from mailparser.dates import parse_mail_date
+from mailparser.utils import get_addresses
+
+from parsers.attachments import is_tnef, make_attachment, part_filename, unpack_tnef
+from parsers.decode import clean_line, decode_bytes, decode_header_value, decode_words, fix_8bit
+from parsers.html_text import html_to_text
+from parsers.model import Address, Attachment, ForwardedMessage, ParsedMessage
+from parsers.report import delivery_report
+
+MAX_DEPTH = 40  # MIME nesting we walk; deeper parts are dropped with a defect
+MAX_PARTS = 2000  # parts we look at in one message
+MAX_FORWARD_DEPTH = 3  # message/rfc822 inside message/rfc822 … read as forwarded mail this deep
+TEXT_CAP = 1024 * 1024  # characters of readable text kept; the rest is cut with a defect
+HEADER_CAP = 16 * 1024  # characters of one header value that we decode
+
+_ID = re.compile(r"<([^<>]*)>")
+_BARE_ID = re.compile(r"[^\s,<>;]+@[^\s,<>;]+")
+_EMAIL = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+\.[^\s<>,;:\"()\[\]]+")
+_ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
+_BODY_TYPES = ("text/plain", "text/html")
+
+
+def _parser() -> BytesParser:
+    return BytesParser(policy=compat32)
+
+
+# --- headers --------------------------------------------------------------------------------------
+
+
+def _raw_headers(message: Message) -> list[tuple[str, str]]:
+    """Top-level (lower-cased name, raw value) pairs; values keep 8-bit bytes as surrogate escapes."""
+    return [(str(name).strip().lower(), str(value)[:HEADER_CAP]) for name, value in message.raw_items()]
+
+
+def _first(raw: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in raw:
+        if key == name:
+            return value
+    return None
+
+
+def _ids(value: str | None) -> list[str]:
+    """Message-IDs in a header, comma- or space-separated, folded or not, with or without brackets."""
+    if not value:
+        return []
+    value = fix_8bit(value)
+    found = ["<" + "".join(m.split()) + ">" for m in _ID.findall(value)]
+    if not found:
+        found = [f"<{m}>" for m in _BARE_ID.findall(value)]
+    result: list[str] = []
+    for item in found:
+        if len(item) > 2 and item not in result:
+            result.append(item)
+    return result
+
+
+def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Address, ...]:
+    if not value:
+        return ()
+    text = fix_8bit(value).replace("\r", "").replace("\n", " ")
+    problems: list[dict] = []
+    try:
+        pairs = get_addresses(text, defects=problems, decode_names=True)
+    except Exception:  # mail-parser's recovery failing is a defect, not an error
+        pairs = []
+        problems.append({"reason": "address parser failed"})
+    if not any(addr for _, addr in pairs):
+        decoded = decode_words(text)
+        pairs = [(n, a) for n, a in getaddresses([decoded]) if "@" in a]
+        if not pairs:
+            pairs = [("", a) for a in _EMAIL.findall(decoded)]
+    if problems:
+        defects.append(f"{header}: address recovered from malformed header")
+    result: list[Address] = []
+    for name, addr in pairs:
+        addr = clean_line(addr).strip("<>").lower()
+        if not addr:
+            continue
+        name = clean_line(decode_words(name)).strip("\"' ")
+        if name.lower() == addr:
+            name = ""
+        result.append(Address(email=addr, name=name))
+    return tuple(result)
+
+
+def _return_path(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = clean_line(fix_8bit(value))
+    if value.replace(" ", "") in ("<>", ""):
+        return ""
+    found = _EMAIL.search(value)
+    return found.group(0).lower() if found else value.strip("<>").lower()
+
+
+def _date(value: str | None, defects: list[str]) -> datetime | None:
+    if value is None:
+        return None
+    value = clean_line(fix_8bit(value))
+    result = parse_mail_date(value)
+    when: datetime | None = None
+    if result.value is not None:
+        try:
+            offset = timedelta(minutes=round(float(result.timezone) * 60))
+            when = result.value.astimezone(timezone(offset))
+        except (ValueError, OverflowError, TypeError):
+            when = result.value
+    else:
+        parts = parsedate_tz(value)  # the stdlib is more lenient about order and missing seconds
+        if parts is not None:
+            try:
+                offset = parts[9] if parts[9] is not None else 0
+                if parts[9] is None:
+                    defects.append("Date: no time zone; read as UTC")
+                year = parts[0] + (2000 if parts[0] < 50 else 1900 if parts[0] < 100 else 0)
+                when = datetime(year, *parts[1:6], tzinfo=timezone(timedelta(seconds=offset)))
+            except (ValueError, OverflowError, TypeError):
+                when = None
+    if when is None or not 1971 <= when.year <= 2100:
+        defects.append(f"Date: unreadable ({value[:80]!r})")
+        return None
+    return when
+
+
+def _auto_header(raw: list[tuple[str, str]], name: str) -> str | None:
+    value = _first(raw, name)
+    return None if value is None else decode_header_value(value)
+
+
+def _list_headers(raw: list[tuple[str, str]]) -> tuple[str, ...]:
+    names: list[str] = []
+    for key, _ in raw:
+        if key.startswith("list-") and key not in names:
+            names.append(key)
+    return tuple(names)
+
+
+# --- body -----------------------------------------------------------------------------------------
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:  # a malformed charset parameter is as good as none: detection follows
+        return None
+
+
+def _payload_bytes(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _defect_names(part: Message) -> list[str]:
+    return [type(d).__name__ for d in getattr(part, "defects", ())]
+
+
+class _Walk:
+    """One pass over the MIME tree: body texts, attachments, embedded messages and defects."""
+
+    def __init__(self, message: Message, level: int) -> None:
+        self.plain: list[str] = []
+        self.html: list[str] = []
+        self.attachments: list[Attachment] = []
+        self.embedded: list[Message] = []
+        self.defects: list[str] = []
+        self.tnef_body = ""
+        self._walk(message, level)
+
+    def _note(self, text: str) -> None:
+        if text and text not in self.defects:
+            self.defects.append(text)
+
+    def _walk(self, root: Message, level: int) -> None:
+        stack: list[tuple[Message, int]] = [(root, 0)]
+        seen = 0
+        while stack:
+            part, depth = stack.pop()
+            seen += 1
+            if seen > MAX_PARTS:
+                self._note(f"more than {MAX_PARTS} MIME parts: the rest ignored")
+                return
+            if depth > MAX_DEPTH:
+                self._note(f"MIME nested deeper than {MAX_DEPTH} levels: inner parts ignored")
+                continue
+            for name in _defect_names(part):
+                self._note(name)
+            try:
+                self._visit(part, depth, level, stack)
+            except Exception as exc:  # one bad part must not lose the rest of the message
+                self._note(f"part {part.get_content_type()} unreadable ({type(exc).__name__})")
+
+    def _visit(self, part: Message, depth: int, level: int, stack: list[tuple[Message, int]]) -> None:
+        ctype = part.get_content_type()
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            if ctype in ("message/delivery-status", "message/global-delivery-status"):
+                return  # read by parsers.report
+            if part.get_content_maintype() == "message":
+                self._embedded(part, payload, level)
+                return
+            children = [p for p in payload if isinstance(p, Message)]
+            stack.extend((child, depth + 1) for child in reversed(children))
+            return
+        filename = part_filename(part)
+        disposition = (part.get_content_disposition() or "").lower()
+        if ctype.startswith("multipart/"):
+            # a multipart whose boundary never appears: its body is all we have, read it as text
+            self._note(f"{clean_line(ctype)} without parts: body read as text")
+            ctype = "text/plain"
+        if ctype in _BODY_TYPES and disposition != "attachment" and not filename:
+            decoded = decode_bytes(_payload_bytes(part), _charset(part))
+            self._note(decoded.note)
+            (self.plain if ctype == "text/plain" else self.html).append(decoded.text)
+            return
+        content = _payload_bytes(part)
+        if is_tnef(ctype, filename):
+            files, body, note = unpack_tnef(content)
+            self._note(note)
+            if files or body:
+                self.attachments.extend(files)
+                self.tnef_body = self.tnef_body or body
+                return
+        self.attachments.append(make_attachment(filename, ctype, content))
+
+    def _embedded(self, part: Message, payload: list, level: int) -> None:
+        inner = next((p for p in payload if isinstance(p, Message)), None)
+        if inner is None:
+            return
+        self.embedded.append(inner)
+        try:
+            content = inner.as_bytes()
+        except Exception:  # a tree the generator cannot write back: keep the attachment empty
+            content = b""
+            self._note("embedded message could not be serialised")
+        subject = decode_header_value(str(inner.get("Subject", "")))[:120]
+        filename = part_filename(part) or (f"{subject}.eml" if subject else "message.eml")
+        self.attachments.append(make_attachment(filename, part.get_content_type(), content))
+
+
+def _readable_text(walk: _Walk) -> tuple[str, str | None]:
+    html = "\n".join(walk.html) if walk.html else None
+    if walk.plain:
+        text = "\n\n".join(t.strip("\r\n") for t in walk.plain)
+    elif html is not None:
+        text, note = html_to_text(html)
+        walk._note(note)
+    else:
+        text = walk.tnef_body
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) > TEXT_CAP:
+        text = text[:TEXT_CAP]
+        walk._note(f"text longer than {TEXT_CAP} characters: cut")
+    return text, html
+
+
+# --- reply and forward extraction (other modules, imported lazily) --------------------------------
+
+
+@cache
+def _reply_splitter():
+    try:
+        from parsers.reply import split_reply
+    except ImportError:
+        return None
+    return split_reply
+
+
+@cache
+def _forward_finder():
+    try:
+        from parsers.forward import find_forwarded
+    except ImportError:
+        return None
+    return find_forwarded
+
+
+def _split(text: str, defects: list[str]) -> tuple[str, str]:
+    split_reply = _reply_splitter()
+    if split_reply is None:
+        return text, ""
+    try:
+        parts = split_reply(text)
+        return parts.new_text, parts.signature
+    except Exception as exc:  # the reply splitter is heuristic; a failure keeps the full text
+        defects.append(f"reply extraction failed ({type(exc).__name__})")
+        return text, ""
+
+
+def _textual_forward(text: str, subject: str, defects: list[str]) -> ForwardedMessage | None:
+    find_forwarded = _forward_finder()
+    if find_forwarded is None:
+        return None
+    try:
+        return find_forwarded(text, subject)
+    except Exception as exc:
+        defects.append(f"forward extraction failed ({type(exc).__name__})")
+        return None
+
+
+# --- assembly -------------------------------------------------------------------------------------
+
+
+def _build(message: Message, raw: bytes, level: int, extra_defects: list[str]) -> ParsedMessage:
+    defects: list[str] = list(extra_defects)
+    raw_headers = _raw_headers(message)
+    headers = tuple((key, decode_header_value(value)) for key, value in raw_headers)
+    digest = hashlib.sha256(raw).hexdigest()
+
+    ids = _ids(_first(raw_headers, "message-id"))
+    message_id = ids[0] if ids else f"<{digest}@curmail.invalid>"
+    in_reply_to = _ids(_first(raw_headers, "in-reply-to"))
+    references = tuple(_ids(" ".join(v for k, v in raw_headers if k == "references")))
+
+    addresses = {h: _addresses(_first(raw_headers, h), defects, h) for h in _ADDRESS_HEADERS}
+    sender = addresses["from"][0] if addresses["from"] else Address(email="")
+    subject = decode_header_value(_first(raw_headers, "subject") or "")
+
+    walk = _Walk(message, level)
+    text, html = _readable_text(walk)
+    defects.extend(d for d in walk.defects if d not in defects)
+
+    forwarded = None
+    if walk.embedded and level < MAX_FORWARD_DEPTH:
+        inner = _build(walk.embedded[0], b"", level + 1, [])
+        forwarded = ForwardedMessage(
+            from_addr=inner.from_addr,
+            from_name=inner.from_name,
+            subject=inner.subject,
+            date=inner.date,
+            text=inner.text,
+            to=inner.to,
+            cc=inner.cc,
+            note=text.strip(),
+        )
+    if level == 0:
+        new_text, signature = _split(text, defects)
+        forwarded = forwarded or _textual_forward(text, subject, defects)
+    else:
+        new_text, signature = text, ""
+
+    content_type = clean_line(message.get_content_type()).split(" ")[0].rstrip(";")
+    report = None
+    if content_type == "multipart/report":
+        try:
+            report = delivery_report(message)
+        except Exception as exc:
+            defects.append(f"delivery report unreadable ({type(exc).__name__})")
+
+    return ParsedMessage(
+        message_id=message_id,
+        message_id_synthetic=not ids,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=references,
+        from_addr=sender.email,
+        from_name=sender.name,
+        to=addresses["to"],
+        cc=addresses["cc"],
+        reply_to=addresses["reply-to"],
+        return_path=_return_path(_first(raw_headers, "return-path")),
+        subject=subject,
+        date=_date(_first(raw_headers, "date"), defects),
+        text=text,
+        html=html,
+        new_text=new_text,
+        signature=signature,
+        forwarded=forwarded,
+        attachments=tuple(walk.attachments),
+        auto_submitted=_auto_header(raw_headers, "auto-submitted"),
+        precedence=_auto_header(raw_headers, "precedence"),
+        x_autoreply=_auto_header(raw_headers, "x-autoreply"),
+        list_headers=_list_headers(raw_headers),
+        headers=headers,
+        sha256=digest,
+        size=len(raw),
+        defects=tuple(defects),
+        content_type=content_type,
+        report=report,
+    )
+
+
+def _tree(raw: bytes) -> tuple[Message, list[str]]:
+    """The MIME tree; when the stdlib recursion gives out (absurd nesting), the headers and a flat body."""
+    try:
+        return _parser().parsebytes(raw), []
+    except RecursionError:
+        message = _parser().parsebytes(raw, headersonly=True)
+        return message, ["MIME nested too deeply to parse: body read as plain text"]
+
+
+def _minimal(raw: bytes, reason: str) -> ParsedMessage:
+    """What is left when even the fallback failed: identity of the raw bytes and the reason."""
+    digest = hashlib.sha256(raw).hexdigest()
+    return ParsedMessage(
+        message_id=f"<{digest}@curmail.invalid>",
+        message_id_synthetic=True,
+        in_reply_to=None,
+        references=(),
+        from_addr="",
+        from_name="",
+        to=(),
+        cc=(),
+        reply_to=(),
+        return_path=None,
+        subject="",
+        date=None,
+        text="",
+        html=None,
+        new_text="",
+        signature="",
+        forwarded=None,
+        attachments=(),
+        auto_submitted=None,
+        precedence=None,
+        x_autoreply=None,
+        list_headers=(),
+        headers=(),
+        sha256=digest,
+        size=len(raw),
+        defects=(reason,),
+    )
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Read one raw message. Never raises: whatever could not be read is named in `defects`."""
+    if not isinstance(raw, bytes):
+        try:
+            raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+        except Exception:
+            raw = b""
+    try:
+        message, notes = _tree(raw)
+        return _build(message, raw, 0, notes)
+    except (Exception, RecursionError, MemoryError) as exc:
+        first = f"message unreadable ({type(exc).__name__}: {str(exc)[:200]})"
+    try:  # second chance: headers only, body as flat text
+        message = _parser().parsebytes(raw, headersonly=True)
+        return _build(message, raw, 0, [first, "read as headers and a flat body"])
+    except (Exception, RecursionError, MemoryError):
+        return _minimal(raw, first)
