@@ -1,0 +1,169 @@
+"""An in-process aiosmtpd SMTP sink on loopback that records mail and fails on command, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.support.dovecot import free_loopback_port
+
+Outcome = Literal["accepted", "temporary", "permanent", "hung"]
+
+# How long a "hang after DATA" lasts at most; the client under test must time out well before.
+HANG_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One SMTP transaction as the sink saw it, whatever it answered."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+    message_id: str | None
+    auth_login: str | None
+    outcome: Outcome
+    reply: str
+
+
+class SinkHandler:
+    """aiosmtpd handler whose answer to the end of DATA is programmed by the test."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.attempts: list[ReceivedMessage] = []
+        self._temporary_left = 0
+        self._temporary_reply = "421 4.3.2 Service not available, try later"
+        self._permanent_reply: str | None = None
+        self._hang = False
+
+    # -- programming (called from the test's thread) ---------------------------------------------------
+
+    def accept(self) -> None:
+        with self._lock:
+            self._temporary_left = 0
+            self._permanent_reply = None
+            self._hang = False
+
+    def fail_temporarily(self, times: int, reply: str = "421 4.3.2 Service not available, try later") -> None:
+        """Answer the next `times` transactions with a 4xx, then accept again."""
+        with self._lock:
+            self._temporary_left = times
+            self._temporary_reply = reply
+
+    def reject(self, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
+        """Answer every transaction with a 5xx until accept()."""
+        with self._lock:
+            self._permanent_reply = reply
+
+    def hang_after_data(self) -> None:
+        """Take the whole message after DATA but never send the final reply (until stop)."""
+        with self._lock:
+            self._hang = True
+
+    # -- aiosmtpd hooks (run on the server's loop) ------------------------------------------------------
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = bytes(envelope.original_content or envelope.content or b"")
+        with self._lock:
+            if self._hang:
+                outcome: Outcome = "hung"
+                reply = ""
+            elif self._permanent_reply:
+                outcome, reply = "permanent", self._permanent_reply
+            elif self._temporary_left > 0:
+                self._temporary_left -= 1
+                outcome, reply = "temporary", self._temporary_reply
+            else:
+                outcome, reply = "accepted", "250 2.0.0 Ok: queued"
+            login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+            self.attempts.append(
+                ReceivedMessage(
+                    mail_from=envelope.mail_from or "",
+                    rcpt_tos=tuple(envelope.rcpt_tos),
+                    raw=raw,
+                    message_id=_message_id(raw),
+                    auth_login=login,
+                    outcome=outcome,
+                    reply=reply,
+                )
+            )
+        if outcome == "hung":
+            # Never answer; the server's loop cancels this when the sink stops.
+            await asyncio.sleep(HANG_SECONDS)
+            return "451 4.4.2 Timeout in the sink"
+        return reply
+
+    @staticmethod
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        """Accept any LOGIN/PLAIN credentials: the sink tests the client, not passwords."""
+        return AuthResult(success=isinstance(auth_data, LoginPassword))
+
+
+def _message_id(raw: bytes) -> str | None:
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    value = headers.get("Message-ID")
+    return str(value).strip() if value else None
+
+
+class SmtpSink:
+    """A running aiosmtpd server on 127.0.0.1; `messages` are the accepted ones."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, *, auth: bool = False) -> None:
+        self.handler = SinkHandler()
+        self.port = free_loopback_port()
+        # AUTH is offered without TLS only because the sink lives on loopback in tests.
+        self._controller = Controller(
+            self.handler,
+            hostname=self.host,
+            port=self.port,
+            authenticator=SinkHandler.authenticate,
+            auth_require_tls=False,
+            auth_required=auth,
+        )
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> SmtpSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Programming, delegated for readable tests: sink.fail_temporarily(2).
+    def accept(self) -> None:
+        self.handler.accept()
+
+    def fail_temporarily(self, times: int, reply: str = "421 4.3.2 Service not available, try later") -> None:
+        self.handler.fail_temporarily(times, reply)
+
+    def reject(self, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
+        self.handler.reject(reply)
+
+    def hang_after_data(self) -> None:
+        self.handler.hang_after_data()
+
+    @property
+    def attempts(self) -> list[ReceivedMessage]:
+        with self.handler._lock:
+            return list(self.handler.attempts)
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        return [attempt for attempt in self.attempts if attempt.outcome == "accepted"]
