@@ -1,5 +1,6 @@
 """Pure, fast readers of e-mail: parsing, reply and forward extraction, classification, keys, deadlines."""
 
+from parsers.classify import classify
 from parsers.model import (
     Address,
     Applicant,
@@ -25,6 +26,7 @@ __all__ = [
     "ForwardedMessage",
     "Kind",
     "ParsedMessage",
+    "classify",
     "parse_message",
 ]
 
