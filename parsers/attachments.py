@@ -58,9 +58,10 @@ def unpack_tnef(content: bytes) -> tuple[list[Attachment], str, str]:
     files: list[Attachment] = []
     for item in tnef.attachments:
         try:
-            name = _tnef_text(item.long_filename()) or _tnef_text(item._name)
-        except Exception:
-            name = ""
+            name = item.long_filename()
+        except Exception:  # tnefparse decodes names as UTF-8; Outlook writes the OEM code page
+            name = getattr(item, "_name", b"")
+        name = _tnef_text(name)
         data = item.data if isinstance(item.data, bytes) else b""
         files.append(make_attachment(clean_line(name) or "attachment.bin", "application/octet-stream", data))
     body = ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 # Only this much of a body is looked at to choose a charset: detection must stay bounded on 35 MB mail.
 DETECT_SAMPLE = 16 * 1024
+SHAPE_SAMPLE = 4 * 1024  # characters looked at by the slower, regex-based plausibility checks
 
 _CYRILLIC_CANDIDATES = ("cp1251", "koi8_r", "cp866")
 _CYRILLIC_CODECS = frozenset({*_CYRILLIC_CANDIDATES, "koi8_u", "iso8859_5", "mac_cyrillic", "cp855"})
@@ -17,10 +18,8 @@ _UTF8_FAMILY = frozenset({"utf_8", "utf_8_sig"})
 _NON_LABELS = frozenset({"ascii", "unknown-8bit", "x-unknown", "unknown", "default", "us-ascii", "none", ""})
 
 _LOWER_CYR = re.compile("[а-яё]")
-_UPPER_AFTER_LETTER = re.compile("(?<=[а-яёА-ЯЁ])[А-ЯЁ]")
-# Non-ASCII characters that real Russian office text contains besides letters.
-_GARBAGE = re.compile("[^\x00-\x7fа-яёА-ЯЁ«»—–…№“”„’‘•·°§\xa0\u2116\u20bd€]")
-_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_WORD = re.compile(r"[^\W\d_]+")
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -50,46 +49,80 @@ def codec_name(label: str | None) -> str | None:
         return None
 
 
-def cyrillic_score(text: str) -> float:
-    """How much `text` looks like real Russian: lower-case letters count, garbage and mid-word capitals do not."""
-    lower = len(_LOWER_CYR.findall(text))
-    upper_mid = len(_UPPER_AFTER_LETTER.findall(text))
-    garbage = len(_GARBAGE.findall(text))
-    return lower - upper_mid - 3 * garbage
+def _byte_set(*ranges: tuple[int, int]) -> bytes:
+    return bytes(b for lo, hi in ranges for b in range(lo, hi + 1))
+
+
+# Per Cyrillic code page: its lower-case letter bytes, and the high bytes that real Russian prose never
+# holds (box drawing, odd symbols). Counting bytes in C keeps detection cheap: correct decoding shows
+# mostly lower-case letters; a wrong one shows capitals (koi8-r vs cp1251) or garbage (cp866 vs both).
+_CODEPAGE_BYTES = {
+    "cp1251": (_byte_set((0xE0, 0xFF), (0xB8, 0xB8)), _byte_set((0x80, 0x83), (0x86, 0x8F), (0x98, 0x98),
+                                                                  (0x9A, 0x9F), (0xA1, 0xA6), (0xAA, 0xAA),
+                                                                  (0xAC, 0xAF), (0xB1, 0xB6), (0xBA, 0xBA),
+                                                                  (0xBC, 0xBF))),
+    "koi8_r": (_byte_set((0xC0, 0xDF), (0xA3, 0xA3)), _byte_set((0x80, 0x99), (0x9B, 0x9B), (0x9D, 0xA2),
+                                                                  (0xA4, 0xB2), (0xB4, 0xBF))),
+    "cp866": (_byte_set((0xA0, 0xAF), (0xE0, 0xEF), (0xF1, 0xF1)), _byte_set((0xB0, 0xDF), (0xF2, 0xF7))),
+}
+
+
+def _count(sample: bytes, members: bytes) -> int:
+    return len(sample) - len(sample.translate(None, members))
+
+
+def codepage_score(sample: bytes, name: str) -> int:
+    """How much `sample` looks like Russian prose in code page `name`: lower-case letters minus garbage."""
+    lower, garbage = _CODEPAGE_BYTES[name]
+    return _count(sample, lower) - 3 * _count(sample, garbage)
 
 
 def _best_cyrillic(sample: bytes, label: str | None) -> str:
-    candidates = list(_CYRILLIC_CANDIDATES)
-    if label in _CYRILLIC_CODECS and label not in candidates:
-        candidates.insert(0, label)
-    best, best_score = candidates[0], float("-inf")
-    for name in candidates:
-        score = cyrillic_score(sample.decode(name, "replace"))
+    best, best_score = "cp1251", float("-inf")
+    for name in _CYRILLIC_CANDIDATES:
+        score = codepage_score(sample, name)
         if name == label:
             score += 0.02 * len(sample)  # a declared charset wins a near tie
         if score > best_score:
             best, best_score = name, score
+    # a rarer Cyrillic label (iso-8859-5, koi8-u, mac): keep it unless it yields no Russian at all
+    if (
+        label in _CYRILLIC_CODECS
+        and label not in _CYRILLIC_CANDIDATES
+        and _looks_cyrillic(sample[:SHAPE_SAMPLE].decode(label, "replace"))
+    ):
+        return label
     return best
 
 
-def _mostly_non_ascii_letters(text: str) -> bool:
-    """True for 8-bit Cyrillic read as Latin: nearly every letter is non-ASCII, unlike French or German."""
-    non_ascii = len(_NON_ASCII_LETTER.findall(text))
-    ascii_letters = len(_ASCII_LETTER.findall(text))
-    return non_ascii >= 8 and non_ascii > 1.5 * ascii_letters
+def _cyrillic_words(text: str) -> bool:
+    """True for 8-bit Cyrillic read through a Latin code page: whole words of non-ASCII letters.
+
+    French or German words mix a few non-ASCII letters into ASCII ones ("Grüße"); Russian words
+    are non-ASCII from end to end, whichever code page is used to look at them.
+    """
+    pure = mixed = 0
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        if _ASCII_LETTER.search(word):
+            mixed += 1
+        else:
+            pure += 1
+    return pure > mixed
 
 
 def _looks_cyrillic(text: str) -> bool:
     """Most non-ASCII characters are lower-case Cyrillic letters, as in any Russian prose."""
-    non_ascii = sum(1 for ch in text if ord(ch) > 0x7F)
+    non_ascii = len(_NON_ASCII.findall(text))
     return non_ascii >= 4 and len(_LOWER_CYR.findall(text)) * 2 >= non_ascii
 
 
 def _mostly_utf8(data: bytes) -> bool:
     """Valid UTF-8 with a few broken bytes (truncation, a bad byte) rather than another charset."""
-    text = data.decode("utf-8", "replace")
+    text = data[:SHAPE_SAMPLE].decode("utf-8", "replace")
     bad = text.count("\ufffd")
-    non_ascii = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    non_ascii = len(_NON_ASCII.findall(text)) - bad
     return non_ascii > 0 and bad * 20 <= non_ascii
 
 
@@ -130,9 +163,9 @@ def decode_bytes(data: bytes, label: str | None = None) -> Decoded:
         return Decoded(data.decode("utf-8", "replace"), "utf_8", "broken UTF-8 bytes replaced")
     if codec and codec not in _UTF8_FAMILY and codec not in _CYRILLIC_CODECS:
         text = data.decode(codec, "replace")
-        if not _mostly_non_ascii_letters(text[:DETECT_SAMPLE]):
+        if not _cyrillic_words(text[:SHAPE_SAMPLE]):
             return Decoded(text, codec)
-    if codec is None and not _mostly_non_ascii_letters(sample.decode("cp1251", "replace")):
+    if codec is None and not _cyrillic_words(sample[:SHAPE_SAMPLE].decode("cp1251", "replace")):
         # Unlabeled 8-bit text that is not mostly Cyrillic letters: let the general detector decide.
         guess = _normalizer_guess(sample) or "cp1252"
         return Decoded(data.decode(guess, "replace"), guess, "no charset label; detected")
