@@ -1,6 +1,7 @@
 """Pure, fast readers of e-mail: parsing, reply and forward extraction, classification, keys, deadlines."""
 
 from parsers.classify import classify
+from parsers.deadline import extract_deadline
 from parsers.model import (
     Address,
     Applicant,
@@ -27,6 +28,7 @@ __all__ = [
     "Kind",
     "ParsedMessage",
     "classify",
+    "extract_deadline",
     "parse_message",
 ]
 
