@@ -103,7 +103,10 @@ class OrganizationSettings(_Section):
     case_tag: str = "CUR"
     old_case_tags: tuple[str, ...] = ()
     short_name: str | None = None  # used in subjects such as «Официальный комментарий администрации …»
-    message_id_domain: str | None = None  # right-hand side of our Message-IDs; default: address domain
+    # Right-hand side of our Message-IDs. It must differ from the staff's own mail domain, or staff mail
+    # would look like ours and loop protection would swallow it; default: "curmail." + the address domain.
+    message_id_domain: str | None = None
+    staff_domains: tuple[Domain, ...] | None = None  # default: the domain of `address`
 
     @field_validator("timezone")
     @classmethod
@@ -127,7 +130,11 @@ class OrganizationSettings(_Section):
 
     @property
     def id_domain(self) -> str:
-        return self.message_id_domain or self.address.split("@", 1)[1]
+        return self.message_id_domain or "curmail." + self.address.split("@", 1)[1]
+
+    @property
+    def own_domain(self) -> str:
+        return self.address.split("@", 1)[1]
 
 
 class MailboxSettings(_Secret):
@@ -288,6 +295,35 @@ class SecuritySettings(_Section):
     auto_mail_per_address_per_day: int = Field(default=20, ge=1)
 
 
+class PatternRule(_Section):
+    """One classification rule for ЦУР mail; keywords match any word form (lemmas)."""
+
+    kind: Literal["cur_signal", "cur_proposal", "cur_approval", "cur_remarks", "cur_request", "appeal"]
+    name: str
+    keywords: tuple[str, ...] = ()
+    regexes: tuple[str, ...] = ()
+    reply_only: bool = False
+
+    @field_validator("regexes")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regex «{pattern}» does not compile: {exc}") from exc
+        return value
+
+
+class ClassifierSettings(_Section):
+    """Overrides of the built-in classification rules; anything left out keeps its default."""
+
+    cur_patterns: tuple[PatternRule, ...] | None = None  # replaces the whole ordered table when given
+    appeal_keywords: tuple[str, ...] | None = None
+    channel_markers: dict[str, tuple[str, ...]] | None = None  # channel -> regexes
+    default_cur_appeal_channel: str = "other"
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -305,6 +341,7 @@ class Settings(_Section):
     deadlines: DeadlineSettings = DeadlineSettings()
     reminders: ReminderSettings = ReminderSettings()
     security: SecuritySettings = SecuritySettings()
+    classifier: ClassifierSettings = ClassifierSettings()
     source: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

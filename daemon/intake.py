@@ -1,0 +1,129 @@
+"""Durable IMAP intake: fetch new messages by UID, commit them to the database, and only then flag them.
+
+The order is the whole point (DESIGN.md step 2): a crash between the commit and the IMAP flag leads to
+a harmless re-fetch that the (mailbox, uidvalidity, uid) key absorbs, so a restart finds every
+message exactly once. Nothing is flagged that is not committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from daemon.app import App
+from daemon.config import Settings
+from daemon.db.engine import transaction
+from daemon.db.models import StoredMessage
+from daemon.mailbox import ImapEndpoint, Mailbox
+from daemon.store import IncomingRaw, mailbox_state, store_messages
+
+log = logging.getLogger("curmail.intake")
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of the mailbox did."""
+
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    flagged: int = 0
+    uidvalidity_changed: bool = False
+
+
+def mailbox_key(settings: Settings) -> str:
+    """The identity of the watched folder: a cursor and the IMAP keys of stored messages hang off it."""
+    box = settings.mailbox
+    return f"{box.username}@{box.host}:{box.port}/{box.folder}"
+
+
+def endpoint(settings: Settings) -> ImapEndpoint:
+    box = settings.mailbox
+    return ImapEndpoint(
+        host=box.host,
+        port=box.port,
+        security=box.security,
+        username=box.username,
+        password=box.resolve_password() or "",
+        folder=box.folder,
+        timeout=box.timeout_seconds,
+    )
+
+
+def _candidates(mailbox: Mailbox, settings: Settings, last_uid: int) -> list[int]:
+    """UIDs to look at: everything above the cursor, plus stored-but-unflagged ones (a crash came between)."""
+    box = settings.mailbox
+    if box.processed_action == "keyword":
+        return mailbox.uids_after(0, exclude_keyword=box.processed_keyword)
+    if box.processed_action == "move":
+        return mailbox.uids_after(0)  # only unprocessed mail stays in the watched folder
+    return mailbox.uids_after(last_uid)
+
+
+def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = None) -> PollResult:
+    """Store every new message of the folder; `after_batch` runs after each committed and flagged batch."""
+    settings = app.settings
+    key = mailbox_key(settings)
+    folder = mailbox.select()
+    with transaction(app.sessions) as session:
+        state = mailbox_state(session, key, app.tenant)
+        previous_validity, last_uid = state.uidvalidity, state.last_uid
+        changed = previous_validity is not None and previous_validity != folder.uidvalidity
+        if changed:
+            log.warning(
+                "UIDVALIDITY changed: resynchronising by Message-ID and content hash",
+                extra={"mailbox": key, "old": previous_validity, "new": folder.uidvalidity},
+            )
+            state.last_uid = last_uid = 0
+        state.uidvalidity = folder.uidvalidity
+        state.last_poll_at = app.clock()
+        state.last_error = None
+    # After a UIDVALIDITY change all UIDs are new; the content dedupe stays on until the cursor has
+    # passed the whole folder once, which is exactly this poll.
+    dedupe_by_content = changed or previous_validity is None
+    uids = _candidates(mailbox, settings, last_uid)
+    box = settings.mailbox
+    fetched = stored = duplicates = flagged = 0
+    for start in range(0, len(uids), box.batch_size):
+        chunk = uids[start : start + box.batch_size]
+        with transaction(app.sessions) as session:
+            known = set(
+                session.scalars(
+                    select(StoredMessage.uid).where(
+                        StoredMessage.mailbox == key,
+                        StoredMessage.uidvalidity == folder.uidvalidity,
+                        StoredMessage.uid.in_(chunk),
+                    )
+                )
+            )
+        to_fetch = [u for u in chunk if u not in known]
+        incoming = [IncomingRaw(raw=m.raw, internal_date=m.internal_date, uid=m.uid) for m in mailbox.fetch(to_fetch)]
+        fetched += len(incoming)
+        with transaction(app.sessions) as session:
+            result = store_messages(
+                session,
+                mailbox=key,
+                uidvalidity=folder.uidvalidity,
+                messages=incoming,
+                now=app.clock(),
+                dedupe_by_content=dedupe_by_content,
+                tenant=app.tenant,
+            )
+            state = mailbox_state(session, key, app.tenant)
+            state.last_uid = max([state.last_uid, *chunk])
+        # Committed: now, and only now, tell the IMAP server these are done.
+        stored += len(result.new_ids)
+        duplicates += result.duplicates
+        present = known | {m.uid for m in incoming if m.uid is not None}
+        mailbox.mark_processed(
+            sorted(present), box.processed_action, keyword=box.processed_keyword, folder=box.processed_folder
+        )
+        flagged += len(present)
+        if after_batch is not None:
+            after_batch()
+    if fetched or duplicates:
+        log.info("poll done", extra={"mailbox": key, "fetched": fetched, "stored": stored, "duplicates": duplicates})
+    return PollResult(fetched, stored, duplicates, flagged, changed)
