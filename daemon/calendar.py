@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from daemon.config import Settings
+from daemon.config import Settings, per_settings
 from parsers.workcalendar import CalendarSettings, WorkCalendar
 
 
-@lru_cache(maxsize=8)
+@per_settings
 def calendar_for(settings: Settings) -> WorkCalendar:
     """Settings are frozen and hashable, so each loaded configuration gets exactly one calendar."""
     cal = settings.calendar

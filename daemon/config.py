@@ -6,9 +6,10 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
 from daemon.durations import Duration
 from daemon.errors import ConfigError
 
+T = TypeVar("T")
 ENV_CONFIG = "CURMAIL_CONFIG"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,15}$")
@@ -421,3 +423,21 @@ def load_settings(path: Path | str | None = None) -> Settings:
     settings.mailbox.resolve_password()
     settings.smtp.resolve_password()
     return settings
+
+
+def per_settings(build: Callable[[Settings], T]) -> Callable[[Settings], T]:
+    """Cache what is derived from one loaded configuration, keyed by identity (Settings holds dicts).
+
+    A reload creates a new Settings object and so new derived values; the last few are kept.
+    """
+    cache: dict[int, tuple[Settings, T]] = {}
+
+    def cached(settings: Settings) -> T:
+        hit = cache.get(id(settings))
+        if hit is None or hit[0] is not settings:
+            if len(cache) >= 8:
+                cache.clear()
+            hit = cache[id(settings)] = (settings, build(settings))
+        return hit[1]
+
+    return cached

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from daemon.config import Settings
+from daemon.config import Settings, per_settings
 from parsers.rules import ClassifierRules, KindPatterns
 
 
-@lru_cache(maxsize=8)
+@per_settings
 def classifier_rules(settings: Settings) -> ClassifierRules:
     """One ClassifierRules per loaded configuration (settings are frozen, so this is a safe cache)."""
     org = settings.organization
