@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timedelta, timezone
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -36,6 +37,7 @@ _BARE_ID = re.compile(r"[^\s,<>;]+@[^\s,<>;]+")
 _EMAIL = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+\.[^\s<>,;:\"()\[\]]+")
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 _BODY_TYPES = ("text/plain", "text/html")
+_OBS_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
 def _parser() -> BytesParser:
@@ -99,6 +101,12 @@ def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Addr
             name = ""
         result.append(Address(email=addr, name=name))
     return tuple(result)
+
+
+def _bare_name(raw: list[tuple[str, str]]) -> str:
+    """A From header without any address ("From: Whomever"): keep what it says as the name."""
+    value = _first(raw, "from")
+    return decode_header_value(value).strip("\"' ") if value else ""
 
 
 def _return_path(value: str | None) -> str | None:
@@ -334,7 +342,7 @@ def _build(message: Message, raw: bytes, level: int, extra_defects: list[str]) -
     references = tuple(_ids(" ".join(v for k, v in raw_headers if k == "references")))
 
     addresses = {h: _addresses(_first(raw_headers, h), defects, h) for h in _ADDRESS_HEADERS}
-    sender = addresses["from"][0] if addresses["from"] else Address(email="")
+    sender = addresses["from"][0] if addresses["from"] else Address(email="", name=_bare_name(raw_headers))
     subject = decode_header_value(_first(raw_headers, "subject") or "")
 
     walk = _Walk(message, level)
@@ -400,13 +408,31 @@ def _build(message: Message, raw: bytes, level: int, extra_defects: list[str]) -
     )
 
 
+def _repair_header_names(raw: bytes) -> bytes | None:
+    """Header block with obsolete "Name :" fields (RFC 5322 §4.5) rewritten, or None if there are none.
+
+    The stdlib takes such a line for the start of the body and loses every header after it.
+    """
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    end = min(ends) if ends else len(raw)
+    head, count = _OBS_FIELD.subn(rb"\1:", raw[:end])
+    return head + raw[end:] if count else None
+
+
 def _tree(raw: bytes) -> tuple[Message, list[str]]:
     """The MIME tree; when the stdlib recursion gives out (absurd nesting), the headers and a flat body."""
     try:
-        return _parser().parsebytes(raw), []
+        message = _parser().parsebytes(raw)
+        notes: list[str] = []
     except RecursionError:
         message = _parser().parsebytes(raw, headersonly=True)
-        return message, ["MIME nested too deeply to parse: body read as plain text"]
+        notes = ["MIME nested too deeply to parse: body read as plain text"]
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in message.defects):
+        repaired = _repair_header_names(raw)
+        if repaired is not None:
+            message, _ = _tree(repaired)
+            notes.append("header names with a space before the colon repaired")
+    return message, notes
 
 
 def _minimal(raw: bytes, reason: str) -> ParsedMessage:

@@ -1,0 +1,192 @@
+"""parse_message on hand-made Russian office mail: charsets, ids, addresses, attachments, forwards, DSNs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from parsers import ParsedMessage, parse_message
+from parsers.decode import decode_bytes, decode_words
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "parse"
+MSK = timedelta(hours=3)
+
+
+def parse_fixture(name: str) -> ParsedMessage:
+    return parse_message((FIXTURES / name).read_bytes())
+
+
+def test_windows_1251_body_and_encoded_headers() -> None:
+    pm = parse_fixture("cp1251.eml")
+    assert pm.from_addr == "a.petrova@cur12.ru"
+    assert pm.from_name == "Петрова Анна"
+    assert [(a.email, a.name) for a in pm.to] == [("adm@volzhsk.ru", "Администрация")]
+    assert pm.subject == "Запрос информации о ремонте дороги"
+    assert "Прошу в срок до 10.12.2026 предоставить информацию" in pm.text
+    assert pm.date is not None and pm.date.utcoffset() == MSK and pm.date.hour == 10
+    assert pm.message_id == "<req-2026-1203-01@cur12.ru>" and not pm.message_id_synthetic
+    assert pm.defects == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "phrase"),
+    [
+        ("koi8r.eml", "третью неделю не убирают снег"),
+        ("cp866.eml", "Отчёт о выполнении поручения"),
+        ("unlabeled_cp1251.eml", "Ремонт дороги запланирован на май"),
+    ],
+)
+def test_cyrillic_code_pages(name: str, phrase: str) -> None:
+    assert phrase in parse_fixture(name).text
+
+
+def test_raw_8bit_headers_without_label() -> None:
+    pm = parse_fixture("unlabeled_cp1251.eml")
+    assert pm.subject == "Ответ на запрос ЦУР"
+    assert pm.from_name == "Иванов Иван"
+    assert any("detected cp1251" in d for d in pm.defects)
+
+
+def test_wrong_labels_are_overruled() -> None:
+    pm = parse_fixture("wrong_label.eml")
+    assert "Согласовано, можно публиковать." in pm.text
+    assert "Вторая часть письма в UTF-8." in pm.text
+    assert "charset koi8-r; detected cp1251" in pm.defects
+
+
+def test_html_only_keeps_paragraphs_links_and_quotes() -> None:
+    pm = parse_fixture("html_only.eml")
+    assert pm.html is not None and "<blockquote>" in pm.html
+    assert pm.text.startswith("Добрый день!\n\nНаправляем предложение")
+    assert "https://t.me/yoshkarola_news/1234" in pm.text
+    assert "> Цитата из публикации" in pm.text
+    assert "color: red" not in pm.text
+    assert pm.from_name == "ЦУР Марий Эл"
+
+
+def test_attachment_names_rfc2231_and_quoted_rfc2047() -> None:
+    pm = parse_fixture("rfc2231_name.eml")
+    names = [a.filename for a in pm.attachments]
+    assert names == ["Справка о ремонте.pdf", "Ответ на запрос.docx"]
+    pdf = pm.attachments[0]
+    assert pdf.content == b"%PDF-1.4 fake"
+    assert pdf.size == 13 and pdf.sha256 == hashlib.sha256(b"%PDF-1.4 fake").hexdigest()
+    assert pdf.content_type == "application/pdf"
+    assert pm.text == "См. вложение."
+
+
+def test_winmail_dat_is_unpacked() -> None:
+    pm = parse_fixture("winmail.eml")
+    assert [a.filename for a in pm.attachments] == ["Справка.txt"]
+    assert pm.attachments[0].content.decode("utf-8") == "Содержимое справки"
+    assert pm.text == "Текст письма из Outlook"  # the TNEF body stands in for the missing plain part
+
+
+def test_comma_separated_folded_references() -> None:
+    pm = parse_fixture("references_comma.eml")
+    assert pm.references == ("<first-1@cur12.ru>", "<second-2@cur12.ru>", "<req-2026-1203-01@cur12.ru>")
+    assert pm.in_reply_to == "<req-2026-1203-01@cur12.ru>"
+    assert pm.header("thread-topic") == "Запрос"
+
+
+def test_missing_message_id_and_nonsense_date() -> None:
+    raw = (FIXTURES / "no_message_id.eml").read_bytes()
+    pm = parse_message(raw)
+    assert pm.message_id == f"<{hashlib.sha256(raw).hexdigest()}@curmail.invalid>"
+    assert pm.message_id_synthetic
+    assert pm.date is None
+    assert any(d.startswith("Date: unreadable") for d in pm.defects)
+    assert pm.sha256 == hashlib.sha256(raw).hexdigest() and pm.size == len(raw)
+
+
+def test_message_rfc822_forward() -> None:
+    pm = parse_fixture("forwarded_rfc822.eml")
+    fwd = pm.forwarded
+    assert fwd is not None
+    assert fwd.from_addr == "maria.k@yandex.ru"
+    assert fwd.from_name == "Кузнецова Мария"
+    assert fwd.subject == "Обращение по поводу освещения"
+    assert fwd.date is not None and fwd.date.day == 30
+    assert "уличное освещение на ул. Пушкина" in fwd.text
+    assert fwd.note == "Направляю обращение гражданки для рассмотрения."
+    assert [a.content_type for a in pm.attachments] == ["message/rfc822"]
+    assert pm.attachments[0].filename == "Обращение по поводу освещения.eml"
+
+
+def test_broken_encoded_words_and_auto_markers() -> None:
+    pm = parse_fixture("broken_words.eml")
+    assert pm.from_name == "Алексей Смирнов"  # UTF-8 split across two words, padding missing
+    assert pm.from_addr == "a.smirnov@volzhsk.ru"
+    assert [(a.email, a.name) for a in pm.to] == [("gkh@volzhsk.ru", "Отдел ЖКХ"), ("pr@volzhsk.ru", "Приемная")]
+    assert pm.cc[0].name == "Юрист"  # unknown charset label: detected
+    assert pm.subject == "Срочно поручение"
+    assert pm.auto_submitted == "auto-generated"
+    assert pm.precedence == "bulk"
+    assert pm.x_autoreply == "yes"
+    assert pm.list_headers == ("list-id", "list-unsubscribe")
+    assert pm.return_path == ""
+
+
+def test_delivery_status_report() -> None:
+    pm = parse_fixture("dsn.eml")
+    assert pm.content_type == "multipart/report"
+    assert pm.report is not None
+    assert pm.report.original_message_id == "<case-17.outgoing.1@volzhsk.ru>"
+    assert pm.report.recipients == ("nobody@cur12.ru",)
+    assert pm.report.action == "failed" and pm.report.status == "5.1.1"
+    assert pm.report.diagnostic is not None and "Recipient address rejected" in pm.report.diagnostic
+    assert pm.text == "Письмо не доставлено."
+
+
+def test_headers_are_decoded_in_order() -> None:
+    pm = parse_fixture("cp1251.eml")
+    names = [k for k, _ in pm.headers]
+    assert names[:4] == ["from", "to", "subject", "date"]
+    assert pm.header("Subject") == "Запрос информации о ремонте дороги"
+    assert pm.header_all("x-nothing") == []
+
+
+def test_subject_cannot_inject_lines() -> None:
+    raw = b"From: a@b.ru\r\nSubject: =?utf-8?Q?hi=0ABcc:_evil@x.ru?=\r\n\r\nbody\r\n"
+    pm = parse_message(raw)
+    assert "\n" not in pm.subject and "\r" not in pm.subject
+    assert pm.subject == "hi Bcc: evil@x.ru"
+
+
+def test_deep_nesting_is_bounded() -> None:
+    depth = 1000
+    head = b"From: a@b.ru\r\nSubject: deep\r\n"
+    body = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(depth))
+    body += b"Content-Type: text/plain\r\n\r\nhello\r\n"
+    body += b"".join(b"--b%d--\r\n" % i for i in reversed(range(depth)))
+    pm = parse_message(head + body)
+    assert pm.subject == "deep"
+    assert pm.defects  # the nesting is reported, not raised
+
+
+def test_deep_message_rfc822_nesting_is_bounded() -> None:
+    raw = b"From: a@b.ru\r\nSubject: outer\r\n"
+    raw += b"".join(b"Content-Type: message/rfc822\r\n\r\nSubject: level %d\r\n" % i for i in range(1000))
+    raw += b"\r\ninnermost\r\n"
+    pm = parse_message(raw)
+    assert pm.subject == "outer"
+    assert pm.defects
+
+
+def test_not_bytes_and_empty_input() -> None:
+    assert parse_message(b"").message_id_synthetic
+    assert parse_message("Subject: str input\n\nbody").subject == "str input"  # type: ignore[arg-type]
+    assert parse_message(None).size == 0  # type: ignore[arg-type]
+
+
+def test_decode_words_joins_split_multibyte_characters() -> None:
+    assert decode_words("=?utf-8?B?0J8=?= =?utf-8?B?0YA=?=") == "Пр"
+    assert decode_words("plain =?bogus-charset?Q?abc?= end") == "plain abc end"
+
+
+def test_decode_bytes_leaves_western_text_alone() -> None:
+    german = "Sehr geehrte Damen und Herren, mit freundlichen Grüßen aus Köln".encode("cp1252")
+    assert decode_bytes(german, "iso-8859-1").text.endswith("Grüßen aus Köln")
