@@ -25,7 +25,8 @@ class LineKind(Enum):
 _WROTE = (
     r"(?:wrote|writes|said|says|написал(?:\(а\)|а)?|написав(?:\(ла\)|ла)?|пишет|пише|"
     r"schrieb(?:\s+\S+)?|geschrieben|a\s+écrit|nous\s+a\s+dit|ha\s+scritto|escribió|escreveu|"
-    r"napisał(?:\(a\)|a)?|napsal(?:\(a\))?|skrev|schreef|het\s+volgende\s+geschreven|kirjoitti|"
+    r"napisał(?:\(a\)|a)?|napsal(?:\(a\))?|napísal(?:\(a\))?|skrev(?:\s+følgende\s+den\s.{1,60})?|"
+    r"följande|schreef|het\s+volgende\s+geschreven|geschreven|kirjoitti(?:\s.{1,60})?|"
     r"írta|yazdı|a\s+scris|写道|wrote\s+on\s.{1,80})"
 )
 
@@ -102,7 +103,7 @@ _DELIMITER = re.compile(r"^\s*[-_,=+~#*ᐧ—–]+\s*$")
 _QUOTE = re.compile(r"^\s*>")
 
 
-def _is_attribution(line: str) -> bool:
+def is_attribution(line: str) -> bool:
     """An attribution needs a date, an address or «via»: «as he wrote:» alone is ordinary text."""
     if _ATTRIBUTION.match(line):
         return True
@@ -121,7 +122,7 @@ def classify_line(line: str) -> LineKind:
         return LineKind.DELIMITER
     if _SIGNATURE.match(_MARKDOWN_LINK.sub(r"\1", line)):
         return LineKind.SIGNATURE
-    if _is_attribution(line):
+    if is_attribution(line):
         return LineKind.ATTRIBUTION
     if _HEADER.match(line):
         return LineKind.HEADER
@@ -181,7 +182,7 @@ def _wrapped_attribution_end(lines: list[str], i: int) -> int | None:
         or not any(ch.isdigit() for ch in line)
         or _QUOTE.match(line)
         or _HEADER.match(line)
-        or _is_attribution(line)
+        or is_attribution(line)
     ):
         return None
     may_skip_blanks = bool(_ATTRIBUTION_OPENING.match(line))
@@ -197,7 +198,7 @@ def _wrapped_attribution_end(lines: list[str], i: int) -> int | None:
         quoted = f"{quoted} {_CONTINUATION_PREFIX.sub('', nxt)}"
         if len(raw) >= MAX_LINE:
             return None
-        if _is_attribution(raw) or _is_attribution(quoted):
+        if is_attribution(raw) or is_attribution(quoted):
             return _with_short_tail(lines, j + 1, raw)
     return None
 
@@ -206,6 +207,6 @@ def _with_short_tail(lines: list[str], end: int, joined: str) -> int:
     """Take one more short line when it still ends the attribution («<a@b>» + «> wrote:»)."""
     if end < len(lines):
         tail = lines[end].strip()
-        if tail and len(tail) <= 24 and _is_attribution(f"{joined} {tail}"):
+        if tail and len(tail) <= 24 and is_attribution(f"{joined} {tail}"):
             return end + 1
     return end
