@@ -183,7 +183,9 @@ def _cur_content(f: _Facts) -> Outcome:
             matched.append("publication-url")
         if words or matched:
             f.hits.append(f"{patterns.name}: " + ", ".join([*words, *matched])[:200])
-            extra = {"publication_urls": f.urls} if patterns.kind == Kind.CUR_SIGNAL else {}
+            extra = {}
+            if patterns.kind == Kind.CUR_SIGNAL:  # п. 8.6: information on the Internet
+                extra = {"publication_urls": f.urls, "channel": "internet", "address": street_address(f.head)}
             return patterns.kind, extra
     appeal = _cur_appeal(f)
     if appeal:

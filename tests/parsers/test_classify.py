@@ -1,0 +1,312 @@
+"""classify(): hand-made Russian ЦУР and staff mail, word forms, loop rules and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from parsers import Kind, ParsedMessage, classify, parse_message
+from parsers.model import Address, ForwardedMessage
+from parsers.rules import ClassifierRules
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cur"
+
+
+def fixture(name: str) -> ParsedMessage:
+    return parse_message((FIXTURES / name).read_bytes())
+
+
+def message(**fields) -> ParsedMessage:
+    """A ParsedMessage with plain defaults; tests override only what they are about."""
+    text = fields.pop("text", "")
+    base = {
+        "message_id": "<m1@mail.example>",
+        "message_id_synthetic": False,
+        "in_reply_to": None,
+        "references": (),
+        "from_addr": "someone@mail.example",
+        "from_name": "",
+        "to": (Address("curmail@kozmo.example"),),
+        "cc": (),
+        "reply_to": (),
+        "return_path": "<someone@mail.example>",
+        "subject": "",
+        "date": None,
+        "text": text,
+        "html": None,
+        "new_text": fields.pop("new_text", text),
+        "signature": "",
+        "forwarded": None,
+        "attachments": (),
+        "auto_submitted": None,
+        "precedence": None,
+        "x_autoreply": None,
+        "list_headers": (),
+        "headers": (),
+        "sha256": "0" * 64,
+        "size": len(text),
+    }
+    base.update(fields)
+    return ParsedMessage(**base)
+
+
+def cur_reply(text: str, **fields) -> ParsedMessage:
+    return message(
+        from_addr="cur@example.org",
+        subject="Re: [CUR-12] Проект комментария",
+        in_reply_to="<case-12.draft@curmail.kozmo.example>",
+        text=text,
+        **fields,
+    )
+
+
+# ---------------------------------------------------------------- the hand-made fixtures
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("signal_vk.eml", Kind.CUR_SIGNAL),
+        ("proposal.eml", Kind.CUR_PROPOSAL),
+        ("approval.eml", Kind.CUR_APPROVAL),
+        ("remarks.eml", Kind.CUR_REMARKS),
+        ("request.eml", Kind.CUR_REQUEST),
+        ("pos_notification.eml", Kind.APPEAL),
+        ("incident_notification.eml", Kind.APPEAL),
+        ("fz59_forwarded_by_cur.eml", Kind.APPEAL),
+        ("appeal_forwarded_by_staff.eml", Kind.APPEAL),
+        ("staff_reply.eml", Kind.STAFF_REPLY),
+        ("command_status.eml", Kind.COMMAND),
+        ("vacation_ru.eml", Kind.AUTO_REPLY),
+        ("bounce_yandex_ru.eml", Kind.BOUNCE),
+    ],
+)
+def test_each_fixture_gets_its_kind(name: str, kind: Kind) -> None:
+    result = classify(fixture(name))
+    assert result.kind == kind, result.reasons
+    assert result.reasons, "the deciding rule must be recorded"
+
+
+def test_signal_carries_the_normalised_publication_link_and_the_internet_channel() -> None:
+    result = classify(fixture("signal_vk.eml"))
+    assert result.publication_urls == ("https://vk.com/wall-123456_789",)
+    assert result.channel == "internet"
+    assert not result.no_auto_reply
+
+
+def test_pos_notification_is_an_appeal_with_applicant_and_address_although_machine_made() -> None:
+    result = classify(fixture("pos_notification.eml"))
+    assert result.channel == "pos"
+    assert result.applicant is not None
+    assert result.applicant.name == "Иванова Мария Петровна"
+    assert result.applicant.email == "ivanova.mp@mail.example"
+    assert result.applicant.phone == "+79171234567"
+    assert result.address == "г. Козьмодемьянск, ул. Советская, д. 12"
+    # Opened as a case, but never answered automatically.
+    assert result.no_auto_reply
+    assert "Auto-Submitted: auto-generated" in result.no_auto_reply_reasons
+    assert "Precedence: bulk" in result.no_auto_reply_reasons
+    assert "sender noreply@" in result.no_auto_reply_reasons
+
+
+def test_incident_notification_is_an_incident_appeal_with_the_post_author() -> None:
+    result = classify(fixture("incident_notification.eml"))
+    assert result.channel == "incident"
+    assert result.applicant is not None and result.applicant.name == "Сергей Кузнецов"
+    assert result.address is not None and "ул. Рабочая, д. 5" in result.address
+    assert "sender no-reply@" in result.no_auto_reply_reasons
+
+
+def test_59fz_appeal_forwarded_by_the_cur_names_the_applicant() -> None:
+    result = classify(fixture("fz59_forwarded_by_cur.eml"))
+    assert result.channel == "59fz"
+    assert result.applicant is not None
+    assert result.applicant.name == "Смирнов Алексей Викторович"
+    assert result.applicant.phone == "89035551234"
+    assert result.address == "г. Козьмодемьянск, ул. Гагарина, д. 7, кв. 3"
+
+
+def test_appeal_forwarded_by_staff_takes_the_applicant_from_the_forwarded_original() -> None:
+    pm = fixture("appeal_forwarded_by_staff.eml")
+    result = classify(pm)
+    assert result.kind == Kind.APPEAL
+    assert result.reasons[0] == "forwarded-appeal"
+    assert result.applicant is not None
+    assert result.applicant.email == "olga.vasilieva@mail.example"
+    assert result.applicant.phone == "+79270001122"
+    assert result.address is not None and "ул. Чайковского, д. 14" in result.address
+
+
+def test_approval_with_no_remarks_is_still_an_approval() -> None:
+    result = classify(fixture("approval.eml"))
+    assert result.kind == Kind.CUR_APPROVAL
+    assert not any(r.startswith("cur-remarks") for r in result.reasons)
+
+
+def test_bounce_names_the_message_id_of_our_original() -> None:
+    result = classify(fixture("bounce_yandex_ru.eml"))
+    assert result.bounced_message_id == "<case-12.press.77aa@curmail.kozmo.example>"
+    assert "empty Return-Path" in result.no_auto_reply_reasons
+
+
+# ---------------------------------------------------------------- word forms and negation
+
+
+@pytest.mark.parametrize("text", ["Согласовано.", "Согласовываем.", "Текст согласован.", "согласовываю"])
+def test_approval_word_forms(text: str) -> None:
+    assert classify(cur_reply(text)).kind == Kind.CUR_APPROVAL
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Не согласовано.",
+        "Не согласовываем, есть замечания.",
+        "Согласовано с замечаниями: уберите вторую фразу.",
+        "Верните на доработку.",
+        "Прошу доработать текст.",
+    ],
+)
+def test_remarks_win_over_approval(text: str) -> None:
+    assert classify(cur_reply(text)).kind == Kind.CUR_REMARKS
+
+
+@pytest.mark.parametrize(
+    "text", ["Согласовано, без замечаний.", "Замечаний нет, публикуйте.", "Правок нет. Согласовано"]
+)
+def test_no_remarks_is_an_approval(text: str) -> None:
+    assert classify(cur_reply(text)).kind == Kind.CUR_APPROVAL
+
+
+def test_approval_words_outside_a_reply_do_not_approve() -> None:
+    pm = message(from_addr="cur@example.org", subject="Информация", text="Согласовано.")
+    assert classify(pm).kind != Kind.CUR_APPROVAL
+
+
+# ---------------------------------------------------------------- senders and kinds
+
+
+def test_cur_vacation_notice_is_an_auto_reply_not_content() -> None:
+    pm = message(
+        from_addr="ivanova@cur12.example.org",
+        subject="Автоматический ответ: Re: [CUR-12] Проект",
+        auto_submitted="auto-replied",
+        text="Я в отпуске до 10.12. Согласование — через cur@example.org.",
+    )
+    assert classify(pm).kind == Kind.AUTO_REPLY
+
+
+def test_machine_mail_from_outside_the_cur_is_an_auto_reply() -> None:
+    pm = message(from_addr="robot@shop.example", auto_submitted="auto-generated", text="Ваш заказ отправлен")
+    assert classify(pm).kind == Kind.AUTO_REPLY
+
+
+def test_machine_mail_from_the_cur_is_classified_by_content() -> None:
+    pm = message(
+        from_addr="noreply@cur12.example.org",
+        auto_submitted="auto-generated",
+        precedence="bulk",
+        subject="Новое сообщение на платформе обратной связи",
+        text="Госуслуги. Решаем вместе: поступило сообщение. Заявитель: Петров И.И.",
+    )
+    result = classify(pm)
+    assert (result.kind, result.channel) == (Kind.APPEAL, "pos")
+
+
+def test_a_hashtag_is_not_a_command() -> None:
+    pm = message(from_addr="petrov@kozmo.example", in_reply_to="<x@curmail.kozmo.example>", text="#ЖКХ #Козьмодемьянск")
+    assert classify(pm).kind == Kind.STAFF_REPLY
+
+
+def test_command_in_the_subject() -> None:
+    pm = message(from_addr="petrov@kozmo.example", subject="Re: #мои", text="")
+    assert classify(pm).kind == Kind.COMMAND
+
+
+def test_outside_mail_that_reads_like_an_appeal() -> None:
+    pm = message(
+        from_addr="citizen@mail.example",
+        from_name="Анна",
+        subject="Жалоба",
+        text="Прошу принять меры: на ул. Ленина, д. 3 третий день не вывозят мусор.",
+    )
+    result = classify(pm)
+    assert (result.kind, result.channel) == (Kind.APPEAL, "other")
+    assert result.applicant is not None and result.applicant.email == "citizen@mail.example"
+    assert result.address == "ул. Ленина, д. 3"
+
+
+def test_unmatched_cur_mail_is_unknown_with_the_reason() -> None:
+    pm = message(from_addr="cur@example.org", subject="Привет", text="Добрый день")
+    result = classify(pm)
+    assert result.kind == Kind.UNKNOWN
+    assert "ЦУР" in result.reasons[-1]
+
+
+def test_configured_rules_replace_the_defaults() -> None:
+    rules = ClassifierRules(cur_addresses=("cur@gov.example",), cur_domains=(), staff_domains=("city.example",))
+    pm = message(from_addr="cur@gov.example", subject="Re: x", in_reply_to="<a@b>", text="Согласовано")
+    assert classify(pm, rules).kind == Kind.CUR_APPROVAL
+    assert classify(pm).kind != Kind.CUR_APPROVAL  # not a ЦУР address under the defaults
+
+
+def test_staff_forward_of_cur_mail_is_classified_as_the_cur_mail() -> None:
+    original = ForwardedMessage(
+        from_addr="cur@example.org",
+        from_name="ЦУР",
+        subject="Запрос информации",
+        date=None,
+        text="Прошу предоставить сведения о ремонте дорог в срок до 10.12.2026.",
+    )
+    pm = message(
+        from_addr="petrov@kozmo.example", subject="Fwd: Запрос информации", forwarded=original, text="см. ниже"
+    )
+    assert classify(pm).kind == Kind.CUR_REQUEST
+
+
+# ---------------------------------------------------------------- loop rules
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"auto_submitted": "auto-replied"}, "Auto-Submitted: auto-replied"),
+        ({"x_autoreply": "yes"}, "X-Autoreply"),
+        ({"precedence": "list"}, "Precedence: list"),
+        ({"precedence": "junk"}, "Precedence: junk"),
+        ({"list_headers": ("list-unsubscribe",)}, "List-* headers: list-unsubscribe"),
+        ({"return_path": ""}, "empty Return-Path"),
+        ({"from_addr": "postmaster@mail.example"}, "sender postmaster@"),
+        ({"from_addr": "no-reply@mail.example"}, "sender no-reply@"),
+        ({"message_id": "<case-1.x@curmail.kozmo.example>"}, "our own Message-ID domain"),
+        ({"headers": (("x-curmail-loop", "kozmo"),)}, "our own X-Curmail-Loop header"),
+        ({"from_addr": "curmail@kozmo.example"}, "our own address"),
+    ],
+)
+def test_never_auto_reply(fields: dict, reason: str) -> None:
+    result = classify(message(text="Здравствуйте", **fields))
+    assert result.no_auto_reply
+    assert reason in result.no_auto_reply_reasons
+
+
+def test_ordinary_mail_may_be_answered() -> None:
+    result = classify(message(auto_submitted="no", text="Здравствуйте"))
+    assert not result.no_auto_reply
+    assert result.no_auto_reply_reasons == ()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_broken_message_is_unknown_never_an_exception() -> None:
+    broken = dataclasses.replace(message(), text=None, new_text=None, subject=None)  # type: ignore[arg-type]
+    result = classify(broken)
+    assert result.kind == Kind.UNKNOWN
+    assert result.reasons[0].startswith("unreadable")
+
+
+def test_garbage_bytes_classify_without_raising() -> None:
+    result = classify(parse_message(b"\x00\xff\xfe garbage \r\n\r\n\x81\x82"))
+    assert result.kind in {k.value for k in Kind}
