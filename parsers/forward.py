@@ -10,6 +10,7 @@ from parsers.forward_addresses import parse_mailboxes
 from parsers.forward_dates import parse_client_date
 from parsers.forward_patterns import (
     EMAIL,
+    END_OF_FORWARD,
     FORWARD_PREFIX,
     FORWARD_SEPARATOR,
     GENERIC_SEPARATOR,
@@ -84,10 +85,13 @@ def _find(text: str, subject: str) -> ForwardedMessage | None:
     subject_says_reply = bool(SUBJECT_PREFIX.match(subject)) and not subject_says_forward
 
     block = _first_header_block(lines)
+    attribution = _first_attribution(lines, block.start if block is not None else len(lines))
+    # Yandex: «-------- Пересылаемое сообщение --------» + «03.12.2026, 10:00, "Name" <a@b>:»;
+    # Outlook for Mac: an attribution and «FW:» in the subject.
+    if attribution is not None and (subject_says_forward or _separator_above(lines, attribution)[1]):
+        return _from_attribution(lines, attribution, subject)
     if block is not None and (block.forward_separator or not subject_says_reply):
         return _from_block(lines, block, subject)
-    if subject_says_forward:
-        return _from_attribution(lines, subject)
     return None
 
 
@@ -198,7 +202,7 @@ def _from_block(lines: list[str], block: _Block, subject: str) -> ForwardedMessa
     fields = block.fields
     senders = parse_mailboxes(fields.get(Field.FROM, ""))
     sender = senders[0] if senders else Address(email="", name="")
-    body_lines = lines[block.end :]
+    body_lines = _until_end_marker(lines[block.end :])
     if block.quoted or _all_quoted(body_lines):
         body_lines = [_QUOTE_PREFIX.sub("", line) for line in body_lines]
     original_subject = fields.get(Field.SUBJECT, "").strip() or strip_subject_prefixes(subject)
@@ -226,22 +230,48 @@ def _all_quoted(lines: list[str]) -> bool:
     return bool(filled) and all(line.lstrip().startswith(">") for line in filled)
 
 
-def _from_attribution(lines: list[str], subject: str) -> ForwardedMessage | None:
-    """Outlook for Mac forwards as a reply: «28/10/2021, 12:46 пользователь "Name" <a@b> написал:»."""
-    for i, line in enumerate(lines):
-        if len(line) > MAX_LINE or "@" not in line or not is_attribution(line):
-            continue
-        address = _ATTRIBUTION_ADDRESS.search(line)
-        if address is None:
-            continue
-        body = textwrap.dedent("\n".join(lines[i + 1 :])).strip()
-        body = "\n".join(_QUOTE_PREFIX.sub("", part) if part.startswith(">") else part for part in body.split("\n"))
-        return ForwardedMessage(
-            from_addr=address.group(1).lower(),
-            from_name=_attribution_name(line[: address.start()]),
-            subject=strip_subject_prefixes(subject),
-            date=parse_client_date(line),
-            text=body.strip(),
-            note="\n".join(lines[:i]).strip(),
-        )
+def _first_attribution(lines: list[str], before: int) -> int | None:
+    """Index of the first «… <a@b> написал:» line above line `before`, or None."""
+    for i in range(min(before, len(lines))):
+        line = lines[i]
+        if len(line) <= MAX_LINE and "@" in line and is_attribution(line) and _ATTRIBUTION_ADDRESS.search(line):
+            return i
     return None
+
+
+def _from_attribution(lines: list[str], i: int, subject: str) -> ForwardedMessage | None:
+    """The forward introduced by the attribution at line i, with any «Кому:»/«Тема:» lines under it."""
+    line = lines[i]
+    address = _ATTRIBUTION_ADDRESS.search(line)
+    if address is None:
+        return None
+    fields: dict[Field, str] = {}
+    j = i + 1
+    while j < len(lines) and j - i <= BLOCK_MAX_LINES:
+        match = HEADER_LINE.match(lines[j]) if len(lines[j]) <= MAX_LINE else None
+        field = LABEL_FIELDS.get(match.group(1).lower()) if match else None
+        if match is None or field is None or field is Field.FROM or field in fields:
+            break
+        fields[field] = match.group(2)
+        j += 1
+    body = textwrap.dedent("\n".join(_until_end_marker(lines[j:]))).strip()
+    body = "\n".join(_QUOTE_PREFIX.sub("", part) if part.startswith(">") else part for part in body.split("\n"))
+    start, _ = _separator_above(lines, i)
+    return ForwardedMessage(
+        from_addr=address.group(1).lower(),
+        from_name=_attribution_name(line[: address.start()]),
+        subject=fields.get(Field.SUBJECT, "").strip() or strip_subject_prefixes(subject),
+        date=parse_client_date(fields.get(Field.DATE, "") or line),
+        text=body.strip(),
+        to=tuple(parse_mailboxes(fields.get(Field.TO, ""))),
+        cc=tuple(parse_mailboxes(fields.get(Field.CC, ""))),
+        note="\n".join(lines[:start]).strip(),
+    )
+
+
+def _until_end_marker(lines: list[str]) -> list[str]:
+    """Body lines up to «-------- Конец пересылаемого сообщения --------» (Yandex, Mail.ru)."""
+    for k, line in enumerate(lines):
+        if len(line) <= MAX_LINE and END_OF_FORWARD.match(line):
+            return lines[:k]
+    return lines

@@ -202,6 +202,10 @@ FORWARD_SEPARATOR = re.compile(
     rf"^[\s>*]*(?:-{{2,}}|_{{2,}})?[^\n]{{0,60}}?(?:{_FORWARD_WORDS})[^\n]{{0,60}}?(?:-{{2,}}|:)?\s*\**\s*$",
     re.IGNORECASE,
 )
+END_OF_FORWARD = re.compile(
+    r"^[\s>*]*-{2,}\s*(?:конец\s+пересылаемого\s+сообщения|end\s+(?:of\s+)?forwarded\s+message)\s*-{2,}\s*$",
+    re.IGNORECASE,
+)
 # Separators that replies and forwards share («-----Original Message-----», «-----Исходное сообщение-----»,
 # Outlook's line of underscores, any other dash-framed title).
 GENERIC_SEPARATOR = re.compile(
