@@ -44,9 +44,6 @@ class ProcessReport:
 def process_row(session: Session, app: App, row: StoredMessage) -> int | None:
     """Parse, classify, thread and act on one stored message; return its case number."""
     settings = app.settings
-    if row.size > settings.mailbox.max_message_bytes:
-        limit_mb = settings.mailbox.max_message_bytes / 1_048_576
-        raise ParkMessage(f"message is {row.size / 1_048_576:.1f} MB, over the {limit_mb:.0f} MB limit")
     pm = parse_message(row.raw)
     classification = classify(pm, classifier_rules(settings))
     row.kind = classification.kind
@@ -76,22 +73,39 @@ def process_row(session: Session, app: App, row: StoredMessage) -> int | None:
 
 
 def _park(session: Session, app: App, row: StoredMessage, reason: str, *, oversized: bool = False) -> None:
+    """Park the message with its raw bytes and the reason; tell the contact official, best effort."""
     row.status = MessageStatus.PARKED
     row.error = reason[:4000]
     row.processed_at = app.clock()
     log.error("parked message", extra={"uid": row.uid, "message_id": row.message_id, "reason": reason[:200]})
-    notify_contact(
-        session,
-        app,
-        template="oversized_parked" if oversized else "parked_alert",
-        context={"message_row": row.id, "reason": reason, "size": row.size, "subject": row.subject or "",
-                 "from_addr": row.from_addr or "", "received_at": row.internal_date},
-        dedupe_key=f"parked:{row.id}",
-    )
+    context = {
+        "stored_id": row.id, "reason": reason, "attempts": row.attempts, "size_bytes": row.size,
+        "limit_bytes": app.settings.mailbox.max_message_bytes, "original_subject": row.subject or "",
+        "sender": row.from_addr or "", "received_at": row.internal_date,
+    }
+    # The notice must never undo the parking: a broken template or a missing contact is only logged.
+    savepoint = session.begin_nested()
+    try:
+        notify_contact(
+            session, app, template="oversized_parked" if oversized else "parked_alert", context=context,
+            dedupe_key=f"parked:{row.id}:{row.attempts}",
+        )
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        log.exception("could not enqueue the parked-message notice", extra={"message_id": row.message_id})
 
 
 def _run_one(session: Session, app: App, row: StoredMessage, report: ProcessReport) -> None:
     """One message inside a savepoint: success, park on purpose, or record the error for a retry."""
+    limit = app.settings.mailbox.max_message_bytes
+    if row.size > limit:
+        head = parse_message(row.raw[:65536])  # the headers, for the notice; the body is what is too big
+        row.subject, row.from_addr = head.subject[:2000], head.from_addr[:320] or None
+        _park(session, app, row, f"message is {row.size / 1_048_576:.1f} MB, over the {limit / 1_048_576:.1f} MB limit",
+              oversized=True)
+        report.parked += 1
+        return
     savepoint = session.begin_nested()
     try:
         case_id = process_row(session, app, row)
@@ -102,7 +116,7 @@ def _run_one(session: Session, app: App, row: StoredMessage, report: ProcessRepo
         return
     except ParkMessage as exc:
         savepoint.rollback()
-        _park(session, app, row, str(exc), oversized="limit" in str(exc))
+        _park(session, app, row, str(exc))
         report.parked += 1
         return
     except Exception as exc:
