@@ -35,6 +35,10 @@ DEFAULT_KEYWORD = "$Curmail"
 DEFAULT_PROCESSED_FOLDER = "Processed"
 FALLBACK_SENT_FOLDER = "Sent"
 
+SEEN = "\\Seen"
+DELETED = "\\Deleted"
+SENT_SPECIAL_USE = b"\\Sent"
+
 # RFC 2177 lets a server drop an IDLE after 30 minutes; NAT boxes often drop sooner. One IDLE
 # command never lasts longer than this, whatever the caller asks.
 MAX_IDLE_SECONDS = 25 * 60
@@ -331,7 +335,7 @@ class Mailbox:
                 client.add_flags(uid_list, [keyword], silent=True)
         elif mode == "seen":
             with _translate("STORE \\Seen", self):
-                client.add_flags(uid_list, [imapclient.SEEN], silent=True)
+                client.add_flags(uid_list, [SEEN], silent=True)
         elif mode == "move":
             self._ensure_folder(folder)
             with _translate(f"MOVE {folder}", self):
@@ -339,7 +343,7 @@ class Mailbox:
                     client.move(uid_list, folder)
                 else:
                     client.copy(uid_list, folder)
-                    client.add_flags(uid_list, [imapclient.DELETED], silent=True)
+                    client.add_flags(uid_list, [DELETED], silent=True)
                     if "UIDPLUS" in self._capabilities:
                         client.uid_expunge(uid_list)
                     else:
@@ -362,7 +366,7 @@ class Mailbox:
         """The folder the server marks \\Sent (RFC 6154), else a conventionally named one."""
         client = self._require()
         with _translate("LIST (SPECIAL-USE)", self):
-            return client.find_special_folder(imapclient.SENT)
+            return client.find_special_folder(SENT_SPECIAL_USE)
 
     def append(
         self,
@@ -408,6 +412,10 @@ class Mailbox:
                     if remaining <= 0:
                         break
                     batch = client.idle_check(timeout=remaining)
+                    if not batch and deadline - time.monotonic() > 0.05:
+                        # Readable yet nothing parsed: imapclient swallows EOF here. Ending the
+                        # IDLE finds out whether the link is still there (else MailboxGone).
+                        break
                     responses += batch
                     if any(_is_bye(r) for r in batch):
                         self._drop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import grp
 import imaplib
@@ -38,7 +39,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-# Dovecot would sleep two seconds before answering a failed login; tests want the answer now.
+# Dovecot would sleep before answering a failed login; tests want the answer now.
 auth_failure_delay = 0
 default_login_user = dovenull
 default_internal_user = dovecot
@@ -48,7 +49,7 @@ imap_idle_notify_interval = 1 secs
 mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {dir}/users
+  args = scheme=PLAIN username_format=%u {dir}/users/%u
 }}
 userdb {{
   driver = static
@@ -63,6 +64,13 @@ namespace inbox {{
   }}
   mailbox Trash {{
     special_use = \\Trash
+  }}
+}}
+# After one failed login, anvil's auth penalty delays every later login from the same IP by
+# seconds. Closing its socket to the auth process (mode 0) turns the penalty off.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service imap-login {{
@@ -105,6 +113,7 @@ class Dovecot:
 
     def __init__(self, root: Path | None = None, port: int | None = None) -> None:
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="curmail-dovecot-"))
+        self.root.mkdir(parents=True, exist_ok=True)
         self.port = port or free_loopback_port()
         self.passwords: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
@@ -135,8 +144,9 @@ class Dovecot:
         mail = self.root / "mail"
         mail.mkdir(mode=0o755, exist_ok=True)
         os.chown(mail, self._uid, self._gid)
-        users = self.root / "users"
-        users.touch(mode=0o644, exist_ok=True)
+        # One passwd-file per user: Dovecot re-reads a changed passwd-file at most once a second,
+        # so a user added to a shared file right after another would not be found yet.
+        (self.root / "users").mkdir(mode=0o755, exist_ok=True)
         self.config_path.write_text(
             _CONFIG.format(dir=self.root, port=self.port, uid=self._uid, gid=self._gid)
         )
@@ -177,6 +187,7 @@ class Dovecot:
             return
         pid_file = self.root / "run" / "master.pid"
         pid = int(pid_file.read_text().strip()) if pid_file.exists() else process.pid
+        children = _children_of(pid)
         os.kill(pid, signal.SIGTERM)
         try:
             process.wait(timeout)
@@ -185,6 +196,12 @@ class Dovecot:
             process.wait(timeout)
         if process.stderr:
             process.stderr.close()
+        # Despite shutdown_clients = yes, a logged-in imap process outlives its master here and
+        # keeps serving its client; a real restart drops every connection, so end them too.
+        for child, started in children.items():
+            with contextlib.suppress(ProcessLookupError):
+                if _start_time(child) == started:
+                    os.kill(child, signal.SIGKILL)
 
     def restart(self) -> None:
         """Stop and start again on the same port with the same data; live connections are dropped."""
@@ -211,19 +228,22 @@ class Dovecot:
     # -- accounts and mail -----------------------------------------------------------------------------
 
     def add_user(self, name: str, password: str) -> None:
-        """Add a passwd-file user; Dovecot re-reads the file when it changes, no reload needed."""
+        """Add a passwd-file user; no reload needed, Dovecot reads the new file on first login."""
         if ":" in name or ":" in password or "\n" in name + password:
             raise ValueError("passwd-file entries cannot contain ':' or newlines")
+        if "/" in name or name.startswith("."):
+            raise ValueError("user names become file names here: no '/' and no leading '.'")
         self.passwords[name] = password
-        with (self.root / "users").open("a") as users:
-            users.write(f"{name}:{{PLAIN}}{password}::::::\n")
+        user_file = self.root / "users" / name
+        user_file.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
+        user_file.chmod(0o644)
 
     def maildir(self, user: str, folder: str = "INBOX") -> Path:
         """The Maildir++ directory of a folder: INBOX is the user's root, others are '.Name'."""
         base = self.root / "mail" / user
         if folder.upper() == "INBOX":
             return base
-        return base / ("." + folder.replace("/", "."))
+        return base / ("." + encode_mailbox_name(folder).replace("/", "."))
 
     def _login(self, user: str) -> imaplib.IMAP4:
         # The stdlib client, on purpose: the fixtures must not depend on the adapter under test.
@@ -330,7 +350,7 @@ class Dovecot:
         for line in data:
             match = re.match(rb'\([^)]*\) (?:"[^"]*"|NIL) (.*)$', line)
             if match:
-                names.append(match.group(1).decode().strip('"'))
+                names.append(decode_mailbox_name(match.group(1).decode().strip('"')))
         return names
 
     def uidvalidity(self, user: str, folder: str = "INBOX") -> int:
@@ -368,8 +388,63 @@ class Dovecot:
         return after
 
 
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _children_of(parent: int) -> dict[int, str]:
+    """Direct children of a process with their start times (to avoid killing a reused pid)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children[int(entry.name)] = fields[19]
+    return children
+
+
 def _quote(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    encoded = encode_mailbox_name(folder)
+    return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def encode_mailbox_name(name: str) -> str:
+    """IMAP's modified UTF-7 for mailbox names (RFC 3501 §5.1.3); imaplib leaves it to us."""
+    out, pending = [], []
+
+    def flush() -> None:
+        if pending:
+            chunk = base64.b64encode("".join(pending).encode("utf-16-be")).decode().rstrip("=")
+            out.append("&" + chunk.replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+def decode_mailbox_name(name: str) -> str:
+    def decode(match: re.Match[str]) -> str:
+        chunk = match.group(1)
+        if not chunk:
+            return "&"
+        chunk = chunk.replace(",", "/")
+        return base64.b64decode(chunk + "=" * (-len(chunk) % 4)).decode("utf-16-be")
+
+    return re.sub(r"&([^-]*)-", decode, name)
 
 
 def _logout(client: imaplib.IMAP4) -> None:
