@@ -139,6 +139,7 @@ _FILLER = re.compile(
     _I,
 )
 _MOSCOW_HINT = re.compile(r"мск|московск", _I)
+_MOSCOW_PHRASE = re.compile(r"\(?(?:по\s+)?(?:мск|московскому\s+времени)\)?", _I)
 
 _INTRO = re.compile(
     _NOT_WORD_BEFORE + r"(?:(?P<rel>сегодня|завтра|послезавтра)\s*,?\s*)?(?P<kw>"
@@ -364,13 +365,15 @@ def _parse_when(
             clock, end = _match_time(text, filler.end())
         if end == filler.end():  # nothing followed the filler: it is not part of the phrase
             end = pos
+    inner_moscow = end > pos and bool(_MOSCOW_HINT.search(text, pos, end))
     if rel_prefix is not None:
         day = now.date() + timedelta(days={"сегодня": 0, "завтра": 1, "послезавтра": 2}[rel_prefix.lower()])
     tail = _FILLER.match(text, end)
-    moscow = tail is not None and bool(_MOSCOW_HINT.search(tail.group()))
-    if moscow:
-        end = tail.end()
-    return _When(day, clock, end, moscow)
+    hint = _MOSCOW_PHRASE.search(text, end, tail.end()) if tail is not None else None
+    moscow = hint is not None
+    if hint is not None:
+        end = hint.end()
+    return _When(day, clock, end, moscow or inner_moscow)
 
 
 def _match_time(text: str, pos: int) -> tuple[time | None, int]:
@@ -460,12 +463,12 @@ def _resolve_when(when: _When, now: datetime, calendar: WorkCalendar) -> datetim
         today = now.date()
         moment = datetime.combine(today, when.clock, tzinfo=zone)
         if moment > now:
-            return moment
-        return datetime.combine(calendar.next_working_day(today), when.clock, tzinfo=zone)
+            return moment.astimezone(calendar.tz)
+        return datetime.combine(calendar.next_working_day(today), when.clock, tzinfo=zone).astimezone(calendar.tz)
     if when.day is None:
         return None
     if when.clock is not None:
-        return datetime.combine(when.day, when.clock, tzinfo=zone)
+        return datetime.combine(when.day, when.clock, tzinfo=zone).astimezone(calendar.tz)
     return calendar.end_of_work(when.day)  # a day alone: the end of its working hours (ГК РФ ст. 194)
 
 
