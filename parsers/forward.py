@@ -31,6 +31,7 @@ MAX_LINE = 2_000  # a header line longer than this is not a header line
 BLOCK_MAX_LINES = 14
 
 _INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u200e\u200f\u2060]")
+_RULE = re.compile(r"^[\s>]*[-_=]{10,}\s*$")
 _QUOTE_PREFIX = re.compile(r"^\s?>\s?")
 _ATTRIBUTION_ADDRESS = re.compile(rf"[<(\[]*\s*(?:mailto:)?({EMAIL})")
 # Words between the date and the name in an attribution («28/10/2021, 12:46 пользователь "Name"»).
@@ -270,8 +271,11 @@ def _from_attribution(lines: list[str], i: int, subject: str) -> ForwardedMessag
 
 
 def _until_end_marker(lines: list[str]) -> list[str]:
-    """Body lines up to «-------- Конец пересылаемого сообщения --------» (Yandex, Mail.ru)."""
+    """Body lines up to «-------- Конец пересылаемого сообщения --------» (Yandex) or a closing rule (Mail.ru)."""
     for k, line in enumerate(lines):
         if len(line) <= MAX_LINE and END_OF_FORWARD.match(line):
             return lines[:k]
-    return lines
+    end = len(lines)
+    while end > 0 and (not lines[end - 1].strip() or _RULE.match(lines[end - 1])):
+        end -= 1
+    return lines[:end]

@@ -63,6 +63,8 @@ def _split(text: str) -> ReplyParts:
             body = body[:end]
 
     kept = [line for line, kind in body if kind not in _DROPPED]
+    if signature and signature[0].strip() in ("--", "-- "):
+        signature = signature[1:]  # the «-- » delimiter marks the signature; it is not part of it
     return ReplyParts(
         new_text="\n".join(kept).strip(),
         quoted="\n".join(quoted_lines).strip(),
