@@ -6,6 +6,7 @@ import asyncio
 import email.parser
 import email.policy
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,13 +107,24 @@ class SinkHandler:
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
     ) -> AuthResult:
         """Accept any LOGIN/PLAIN credentials: the sink tests the client, not passwords."""
-        return AuthResult(success=isinstance(auth_data, LoginPassword))
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False)
+        return AuthResult(success=True, auth_data=auth_data)
 
 
 def _message_id(raw: bytes) -> str | None:
     headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     value = headers.get("Message-ID")
     return str(value).strip() if value else None
+
+
+class _QuietController(Controller):
+    """aiosmtpd warns on every connection that AUTH without TLS is unsafe; on loopback it is intended."""
+
+    def factory(self) -> SMTP:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            return super().factory()
 
 
 class SmtpSink:
@@ -124,7 +136,7 @@ class SmtpSink:
         self.handler = SinkHandler()
         self.port = free_loopback_port()
         # AUTH is offered without TLS only because the sink lives on loopback in tests.
-        self._controller = Controller(
+        self._controller = _QuietController(
             self.handler,
             hostname=self.host,
             port=self.port,
