@@ -1,0 +1,174 @@
+"""Build the bytes of one outgoing letter: our headers, the case tag at the front, safe header values.
+
+Header safety: every value that goes into a header passes `clean_header`, which drops CR, LF and
+every other control character. A parsed header is not safe to copy: on CPython 3.11.7 the encoded
+word `=?utf-8?q?a=0ABcc:_evil@x?=` decodes to a Subject with a real line feed (gh-121650), and copied
+as is it would add a Bcc header. References and In-Reply-To take only well-formed `<…>` ids.
+
+Threading (DESIGN.md "Our outgoing headers"): References carry a stable per-case pseudo-id
+`<curmail-case-{tenant}-{N}@{domain}>` (as RT's `<RT-Ticket-N@org>`) so the staff's client groups all
+letters of a case, and are trimmed to the first 4 + last 6 ids when the chain grows long.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+# SMTP line endings; 7-bit transfer so that any relay takes it (bodies become base64 or
+# quoted-printable, headers RFC 2047 encoded words).
+POLICY = policy.SMTP.clone(cte_type="7bit")
+
+MAX_SUBJECT_CHARS = 250
+REFERENCES_HEAD = 4
+REFERENCES_TAIL = 6
+LOOP_HEADER = "X-Curmail-Loop"
+
+_MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+# Line and paragraph separators that some clients render as line breaks.
+_BREAKS = {"\u0085", "\u2028", "\u2029"}
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    """A file to attach; `params` add Content-Type parameters, e.g. {"method": "REQUEST"} for text/calendar."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    params: Mapping[str, str] = field(default_factory=dict)
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class Letter:
+    """Everything a letter says, before it becomes bytes."""
+
+    from_name: str
+    from_address: str
+    to: str
+    subject: str
+    text: str
+    message_id: str
+    date: datetime
+    html: str | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    auto_submitted: str = "auto-generated"
+    bulk: bool = True
+    loop_address: str | None = None
+    attachments: Sequence[OutgoingAttachment] = ()
+
+
+def clean_header(value: object) -> str:
+    """The one sanitiser for header values: no CR/LF or other control characters, spaces collapsed."""
+    text = str(value)
+    kept = []
+    for char in text:
+        if char in _BREAKS or char in "\r\n\t\v\f":
+            kept.append(" ")
+        elif unicodedata.category(char) == "Cc":  # C0, DEL and C1 controls
+            continue
+        else:
+            kept.append(char)
+    return re.sub(r" {2,}", " ", "".join(kept)).strip()
+
+
+def tag_for(case_tag: str, case_number: int) -> str:
+    """«[KZM-42]»: the ASCII case tag that threads replies (RT PR #324: it goes at the front)."""
+    return f"[{case_tag}-{case_number}]"
+
+
+def tagged_subject(subject: str, tag: str) -> str:
+    """Put the tag at the front exactly once, whatever reply prefixes or copies of it the subject has."""
+    subject = clean_header(subject)
+    without = re.sub(re.escape(tag), " ", subject, flags=re.IGNORECASE)
+    without = re.sub(r" {2,}", " ", without).strip()
+    result = f"{tag} {without}".strip()
+    return result[:MAX_SUBJECT_CHARS]
+
+
+def msgids(values: Sequence[str] | str | None) -> list[str]:
+    """Every well-formed `<id@domain>` in the given header value(s), in order, without duplicates."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    found: list[str] = []
+    for value in values:
+        for msgid in _MSGID.findall(clean_header(value)):
+            if msgid not in found:
+                found.append(msgid)
+    return found
+
+
+def trim_references(references: Sequence[str], head: int = REFERENCES_HEAD, tail: int = REFERENCES_TAIL) -> list[str]:
+    """Keep the first `head` and the last `tail` ids of a long chain (the root and the recent replies)."""
+    refs = list(references)
+    if len(refs) <= head + tail:
+        return refs
+    return refs[:head] + refs[-tail:]
+
+
+def case_pseudo_id(tenant: str, case_number: int, domain: str) -> str:
+    """The stable per-case id every letter of the case references: `<curmail-case-{tenant}-{N}@{domain}>`."""
+    safe_tenant = re.sub(r"[^A-Za-z0-9_-]", "_", tenant) or "default"
+    return f"<curmail-case-{safe_tenant}-{case_number}@{domain}>"
+
+
+def thread_references(
+    in_reply_to: str | None, references: Sequence[str], case_id: str | None
+) -> tuple[str | None, list[str]]:
+    """In-Reply-To and the trimmed References: the case id first, then the chain, then the parent."""
+    parent = (msgids(in_reply_to) or [None])[0]
+    chain = msgids([*([case_id] if case_id else []), *references, *([parent] if parent else [])])
+    return parent, trim_references(chain)
+
+
+def _address(name: str, address: str) -> Address:
+    username, _, domain = clean_header(address).rpartition("@")
+    return Address(display_name=clean_header(name), username=username, domain=domain)
+
+
+def compose(letter: Letter) -> bytes:
+    """The letter as RFC 5322 bytes with CRLF line ends, ready for SMTP DATA and IMAP APPEND."""
+    message = EmailMessage(policy=POLICY)
+    message["From"] = _address(letter.from_name, letter.from_address)
+    message["To"] = _address("", letter.to)
+    message["Subject"] = clean_header(letter.subject)[:MAX_SUBJECT_CHARS]
+    message["Date"] = format_datetime(letter.date)
+    message["Message-ID"] = msgids(letter.message_id)[0]
+    if letter.in_reply_to:
+        message["In-Reply-To"] = msgids(letter.in_reply_to)[0]
+    refs = msgids(list(letter.references))
+    if refs:
+        message["References"] = " ".join(refs)
+    # RFC 3834 and the de-facto headers that make auto-responders and Exchange keep quiet.
+    message["Auto-Submitted"] = clean_header(letter.auto_submitted)
+    message["X-Auto-Response-Suppress"] = "All"
+    if letter.bulk:
+        message["Precedence"] = "bulk"
+    if letter.loop_address:
+        message[LOOP_HEADER] = clean_header(letter.loop_address)
+    message["MIME-Version"] = "1.0"
+    message.set_content(letter.text, charset="utf-8")
+    if letter.html:
+        message.add_alternative(letter.html, subtype="html", charset="utf-8")
+    for attachment in letter.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=clean_header(attachment.filename) or "attachment",
+            disposition="inline" if attachment.inline else "attachment",
+            params={clean_header(k): clean_header(v) for k, v in attachment.params.items()},
+        )
+    return message.as_bytes(policy=POLICY)
