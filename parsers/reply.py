@@ -9,6 +9,8 @@ from parsers.reply_lines import LineKind, classify_lines, join_wrapped_attributi
 # A reply body longer than this is cut before analysis: nobody types 2 MB of new text,
 # and bounding the input keeps every regex pass linear and cheap.
 MAX_BODY_CHARS = 2_000_000
+# Quoted header blocks have From, Sent/Date, To and Subject; two header-like lines are just text.
+MIN_HEADER_BLOCK = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,8 @@ def _split(text: str) -> ReplyParts:
     _merge_header_blocks(kinds)
 
     cut = _quote_start(kinds)
-    body = _drop_leading_quoted(list(zip(lines[:cut], kinds[:cut], strict=True)))
-    quoted_lines = lines[cut:]
+    body, leading_quote = _drop_leading_quoted(list(zip(lines[:cut], kinds[:cut], strict=True)))
+    quoted_lines = [*leading_quote, *lines[cut:]]
 
     signature: list[str] = []
     sig_at = _signature_start([kind for _, kind in body])
@@ -77,7 +79,11 @@ _DROPPED = frozenset({LineKind.DELIMITER, LineKind.ATTRIBUTION, LineKind.HEADER}
 
 
 def _merge_header_blocks(kinds: list[LineKind]) -> None:
-    """A header value wrapped onto the next line («Subject: a long\n subject») is part of the block."""
+    """Make header lines mean a quoted header block, or nothing.
+
+    A value wrapped onto the next line («Subject: a long\n subject») is part of the block; a run of
+    fewer than 3 header lines («Тема: …», «Дата: 5 декабря» in the new text) is content.
+    """
     n = len(kinds)
     i = 0
     while i < n:
@@ -88,16 +94,21 @@ def _merge_header_blocks(kinds: list[LineKind]) -> None:
             if j < n and j > i + 1 and kinds[j] is LineKind.HEADER:
                 for k in range(i + 1, j):
                     kinds[k] = LineKind.HEADER
-            elif j == i + 1 and not _header_neighbour(kinds, i):
-                # A lone «Дата: 5 декабря» in the new text is content, not a quoted header block.
-                kinds[i] = LineKind.TEXT
             i = j
         else:
             i += 1
-
-
-def _header_neighbour(kinds: list[LineKind], i: int) -> bool:
-    return (i > 0 and kinds[i - 1] is LineKind.HEADER) or (i + 1 < len(kinds) and kinds[i + 1] is LineKind.HEADER)
+    i = 0
+    while i < n:
+        if kinds[i] is not LineKind.HEADER:
+            i += 1
+            continue
+        j = i
+        while j < n and kinds[j] is LineKind.HEADER:
+            j += 1
+        if j - i < MIN_HEADER_BLOCK:
+            for k in range(i, j):
+                kinds[k] = LineKind.TEXT
+        i = j
 
 
 def _quote_start(kinds: list[LineKind]) -> int:
@@ -133,25 +144,30 @@ def _interleaved_after(kinds: list[LineKind], i: int) -> bool:
     return j < n and kinds[j] is LineKind.TEXT
 
 
-def _drop_leading_quoted(body: list[tuple[str, LineKind]]) -> list[tuple[str, LineKind]]:
-    """Quotes introduced by an attribution (or a header block) before or between new text are not new.
+def _drop_leading_quoted(body: list[tuple[str, LineKind]]) -> tuple[list[tuple[str, LineKind]], list[str]]:
+    """Quotes introduced by an attribution (or a header block) before the new text are not new.
 
-    Bottom posting: «Le … a écrit :» + `>` quote + the answer keeps only the answer.
+    Bottom posting: «Le … a écrit :» + `>` quote + the answer keeps only the answer. Returns the
+    remaining lines and the quote that was taken out.
     """
     out: list[tuple[str, LineKind]] = []
+    taken: list[str] = []
     in_attributed_quote = False
     seen_text = False
     for line, kind in body:
         if kind in (LineKind.ATTRIBUTION, LineKind.HEADER):
             # Once the sender has written something, a quote they answer inline stays for context.
             in_attributed_quote = not seen_text
+            if in_attributed_quote:
+                taken.append(line)
             continue
         seen_text = seen_text or kind is LineKind.TEXT
         if in_attributed_quote and kind in (LineKind.QUOTE, LineKind.EMPTY):
+            taken.append(line)
             continue
         in_attributed_quote = False
         out.append((line, kind))
-    return out
+    return out, taken
 
 
 def _header_block_at(kinds: list[LineKind], i: int) -> bool:
