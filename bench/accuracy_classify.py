@@ -9,6 +9,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from bench.common import Figure, print_table
@@ -84,11 +85,12 @@ class ThreadScore:
     recall: float
 
 
-def read_mbox(path: Path) -> list[ParsedMessage]:
-    """Messages of a gzipped mbox, in order; the "From " separator lines are dropped."""
+@lru_cache(maxsize=2)
+def read_mbox(path: Path) -> tuple[ParsedMessage, ...]:
+    """Messages of a gzipped mbox, in order; the "From " separator lines are dropped. Parsed once."""
     raw = gzip.decompress(path.read_bytes())
     chunks = re.split(rb"(?m)^From \S+ .*\n", raw)
-    return [parse_message(chunk) for chunk in chunks if chunk.strip()]
+    return tuple(parse_message(chunk) for chunk in chunks if chunk.strip())
 
 
 class _ThreadIndex(html.parser.HTMLParser):
