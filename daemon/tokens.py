@@ -1,7 +1,7 @@
 """Per-recipient Message-IDs carrying an unguessable HMAC token, so a reply proves it answers our letter.
 
 Every outgoing letter gets `<curmail.{nonce}.{token}@{domain}>` where
-token = HMAC-SHA256(key, "recipient|nonce") truncated to 120 bits, base32. A command or an approval
+token = HMAC-SHA256(key, "recipient|nonce") truncated to 96 bits, base32. A command or an approval
 counts only when its References/In-Reply-To carry such an id minted *for that sender* (GitLab's and
 Discourse's reply-by-email keys work the same way); knowing a case number or forging From is not enough.
 
@@ -26,8 +26,8 @@ from daemon.errors import StorageError
 
 KEY_FILE = "token.key"
 KEY_BYTES = 32
-TOKEN_BYTES = 15  # 120 bits, well above the 80 a guesser would need to beat
-NONCE_BYTES = 10
+TOKEN_BYTES = 12  # 96 bits, above the 80 asked for; short enough that the header rarely folds
+NONCE_BYTES = 8
 
 _OURS = re.compile(r"^<?curmail\.([a-z2-7]{1,64})\.([a-z2-7]{1,64})@([^>\s]+)>?$")
 
@@ -37,7 +37,7 @@ def _b32(data: bytes) -> str:
 
 
 def new_nonce() -> str:
-    """A fresh random nonce for one outgoing letter (80 bits, base32)."""
+    """A fresh random nonce for one outgoing letter (64 bits, base32)."""
     return _b32(secrets.token_bytes(NONCE_BYTES))
 
 

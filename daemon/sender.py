@@ -1,0 +1,530 @@
+"""The outbox sender: delivers due rows over one aiosmtplib connection, exactly once across crashes.
+
+Row life (columns of `outbox`):
+
+    queued, claimed_by NULL      due when next_attempt_at <= now
+    queued, claimed_by = batch   reserved by a live sender; nothing sent yet
+    sending                      DATA may have begun: the one window we cannot resolve alone
+    sent | failed | uncertain    final (until `curmail outbox confirm|resend N`)
+
+Steps, each its own committed transaction, and what a kill -9 at each point leaves behind:
+
+1. **Claim.** Pick due rows (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so instances share the work) and
+   set `claimed_by` to this batch (`owner|host@pidns|pid|batch`) and `claimed_at`. The UPDATE repeats
+   the `status = queued AND claimed_by IS NULL` test, so two claimers never own the same row, on SQLite
+   too. *Crash after the claim:* rows are `queued` with a dead claimer; recovery releases them and the
+   next run sends them. Nothing was sent, nothing is lost.
+2. **MAIL FROM / RCPT TO.** No delivery happens before DATA. *Crash here:* the row is still only
+   reserved; released on restart.
+3. **Mark in flight, then DATA.** `status = sending` is committed *before* the DATA command (in the
+   same transaction as the previous row's outcome, to keep one commit per letter). *Crash between the
+   mark and the outcome commit* — during DATA, while waiting for the reply, or after "250" but before
+   our commit — leaves `sending`. Only the server knows whether it queued the letter, so recovery
+   marks it `uncertain` and alerts the contact official; it is never resent automatically. This is
+   the genuinely ambiguous window of RFC 5321 §4.5.3.2; every other crash point resolves exactly.
+4. **Outcome.** 250 → `sent`. A 4xx or a connection failure before DATA → back to `queued` with
+   exponential backoff (Postfix: 300 s doubling to 4000 s, 5 days lifetime, then `failed`). A 5xx →
+   `failed`. A timeout or a dropped connection during DATA → `uncertain`. Failed and uncertain rows
+   enqueue an alert to the contact official in the same transaction (never about an alert).
+5. **Sent copy.** After the SMTP work, each sent row not yet `appended_to_sent` is APPENDed through
+   the `append_sent` callable and flagged. A failed APPEND is retried on the next run and never
+   re-sends the mail; a crash between APPEND and its flag can leave a second copy in the Sent folder,
+   which is harmless.
+
+A claimer is dead when it ran on this host (same pid namespace) and its pid no longer exists, or
+when its lease (`claimed_at`, refreshed while the batch runs) is older than `claim_lease_seconds`.
+
+`[mail] dry_run = true` writes each letter as `<dry-run dir>/<id>-<message-id>.eml` (temp file +
+rename) instead of SMTP; a crash before the commit rewrites the same file, so no in-flight mark is
+needed there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from daemon.config import Settings
+from daemon.db.models import CaseEvent, OutboxMessage, OutboxStatus
+from daemon.outbox import alert_contact
+
+log = logging.getLogger(__name__)
+
+# Defaults for settings the [smtp] section may not have yet (Postfix's values).
+RETRY_MIN_SECONDS = 300
+RETRY_MAX_SECONDS = 4000
+RETRY_LIFETIME_HOURS = 120
+BATCH_SIZE = 100
+MAX_BATCHES_PER_RUN = 100
+CLAIM_LEASE_SECONDS = 900
+
+# Test hook: CURMAIL_CRASH_AT="point" or "point:N" SIGKILLs this process at the N-th pass of `point`.
+CRASH_ENV = "CURMAIL_CRASH_AT"
+CRASH_POINTS = ("after_claim", "before_data", "after_data", "after_commit")
+_crash_counts: dict[str, int] = {}
+
+# Batches this process is running now; a claim by this pid that is not here is left over from a crash.
+_live_batches: set[str] = set()
+
+
+@dataclass
+class SendReport:
+    """What one `send_due` run did, for logs, `curmail run --once` output and tests."""
+
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    released: int = 0
+    recovered: int = 0
+    appended: int = 0
+    append_failures: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    mail_from: str
+    recipients: tuple[str, ...]
+    message_id: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    row_id: int
+    kind: str  # "sent" | "temporary" | "failed" | "uncertain" | "release" | "sending"
+    error: str = ""
+
+
+def _crash_point(name: str) -> None:
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if _crash_counts[name] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _setting(settings: Settings, name: str, default: Any) -> Any:
+    return getattr(settings.smtp, name, default)
+
+
+def _host_identity() -> str:
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").replace(":", "")
+    except OSError:
+        namespace = "?"
+    return f"{socket.gethostname()}@{namespace}".replace("|", "_")
+
+
+class _Clock:
+    """`now` as the caller gave it, advanced by the real time elapsed since (tests drive `now`)."""
+
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("send_due needs an aware `now`")
+        self._now = now
+        self._start = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._now + timedelta(seconds=time.monotonic() - self._start)
+
+
+class _Run:
+    """One send_due run: its batches, its SMTP connection and the report."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings, clock: _Clock, owner: str) -> None:
+        self.factory = factory
+        self.settings = settings
+        self.clock = clock
+        self.owner = owner.replace("|", "_")
+        self.report = SendReport()
+        self.batch_size = int(_setting(settings, "batch_size", BATCH_SIZE))
+        self.lease = timedelta(seconds=float(_setting(settings, "claim_lease_seconds", CLAIM_LEASE_SECONDS)))
+        self.smtp: aiosmtplib.SMTP | None = None
+
+    # -- claims -------------------------------------------------------------------------------------
+
+    def new_batch_id(self) -> str:
+        return f"{self.owner}|{_host_identity()}|{os.getpid()}|{secrets.token_hex(6)}"
+
+    def claim(self, batch: str) -> list[_Claimed]:
+        now = self.clock()
+        with self.factory() as session, session.begin():
+            query = (
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == OutboxStatus.QUEUED,
+                    OutboxMessage.next_attempt_at <= now,
+                    OutboxMessage.claimed_by.is_(None),
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(self.batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.QUEUED,
+                       OutboxMessage.claimed_by.is_(None))
+                .values(claimed_by=batch, claimed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.mail_from, OutboxMessage.recipients,
+                       OutboxMessage.message_id, OutboxMessage.raw)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == batch)
+                .order_by(OutboxMessage.id)
+            ).all()
+        claimed = [_Claimed(r.id, r.mail_from, tuple(r.recipients), r.message_id, r.raw) for r in rows]
+        self.report.claimed += len(claimed)
+        return claimed
+
+    def recover_dead_claims(self) -> None:
+        """Release reserved rows of dead senders; mark their in-flight rows uncertain (see module doc)."""
+        now = self.clock()
+        with self.factory() as session:
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.claimed_by, OutboxMessage.claimed_at)
+                .where(OutboxMessage.status.in_([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
+                       OutboxMessage.claimed_by.is_not(None))
+            ).all()
+        dead = {r.claimed_by for r in rows if not _claimer_alive(r.claimed_by, r.claimed_at, now, self.lease)}
+        for row in rows:
+            if row.claimed_by not in dead:
+                continue
+            if row.status == OutboxStatus.QUEUED:
+                outcome = _Outcome(row.id, "release")
+            else:
+                outcome = _Outcome(row.id, "uncertain", "отправка прервалась (процесс остановлен) после начала "
+                                   "передачи письма; неизвестно, принял ли его сервер")
+            with self.factory() as session, session.begin():
+                if _apply(session, self.settings, outcome, self.clock(), expect_claim=row.claimed_by,
+                          report=self.report):
+                    self.report.recovered += 1
+
+    # -- committing outcomes -------------------------------------------------------------------------
+
+    def commit(self, outcomes: list[_Outcome], batch: str, remaining: Sequence[int] = ()) -> None:
+        if not outcomes:
+            return
+        now = self.clock()
+        with self.factory() as session, session.begin():
+            for outcome in outcomes:
+                _apply(session, self.settings, outcome, now, expect_claim=batch, report=self.report)
+            if remaining:
+                # Refresh the lease of the rows still waiting in this batch, so no one thinks us dead.
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(list(remaining)), OutboxMessage.claimed_by == batch)
+                    .values(claimed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        outcomes.clear()
+
+    # -- SMTP ----------------------------------------------------------------------------------------
+
+    async def connect(self) -> aiosmtplib.SMTP:
+        if self.smtp is not None and self.smtp.is_connected:
+            return self.smtp
+        smtp_settings = self.settings.smtp
+        password = smtp_settings.resolve_password() if smtp_settings.username else None
+        client = aiosmtplib.SMTP(
+            hostname=smtp_settings.host,
+            port=smtp_settings.port,
+            username=smtp_settings.username,
+            password=password,
+            timeout=smtp_settings.timeout_seconds,
+            use_tls=smtp_settings.security == "ssl",
+            start_tls=smtp_settings.security == "starttls",
+        )
+        await client.connect()
+        self.smtp = client
+        return client
+
+    async def close(self) -> None:
+        if self.smtp is None:
+            return
+        try:
+            if self.smtp.is_connected:
+                await self.smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            self.smtp.close()
+        self.smtp = None
+
+    async def deliver(self, batch: str, rows: list[_Claimed]) -> bool:
+        """Send one claimed batch; False when the server could not be reached (stop for this run)."""
+        pending: list[_Outcome] = []
+        try:
+            smtp = await self.connect()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            error = f"нет соединения с SMTP-сервером {self.settings.smtp.host}:{self.settings.smtp.port}: {exc}"
+            self.report.errors.append(error)
+            log.warning("%s", error)
+            self.commit([_Outcome(r.id, "temporary", error) for r in rows], batch)
+            return False
+        for index, row in enumerate(rows):
+            remaining = [r.id for r in rows[index + 1:]]
+            try:
+                await smtp.mail(row.mail_from)
+                for recipient in row.recipients:
+                    await smtp.rcpt(recipient)
+            except aiosmtplib.SMTPResponseException as exc:
+                pending.append(_Outcome(row.id, _by_code(exc.code), _reply(exc)))
+                await _reset(smtp)
+                continue
+            except (ValueError, UnicodeError) as exc:
+                pending.append(_Outcome(row.id, "failed", f"адрес не подходит для SMTP: {exc}"))
+                await _reset(smtp)
+                continue
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                # The connection broke before DATA: nothing was delivered; retry later, stop this run.
+                pending.append(_Outcome(row.id, "temporary", f"соединение прервано: {exc}"))
+                pending.extend(_Outcome(i, "release") for i in remaining)
+                self.commit(pending, batch)
+                self.smtp = None
+                return False
+            pending.append(_Outcome(row.id, "sending"))
+            self.commit(pending, batch, remaining)
+            _crash_point("before_data")
+            try:
+                await smtp.data(row.raw)
+            except aiosmtplib.SMTPDataError as exc:
+                # An explicit answer (to DATA or to the end of data): the server did not take it.
+                pending.append(_Outcome(row.id, _by_code(exc.code), _reply(exc)))
+                await _reset(smtp)
+                continue
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                kind = "timeout" if isinstance(exc, TimeoutError) else "разрыв соединения"
+                error = f"{kind} во время передачи письма (DATA): {exc or type(exc).__name__}"
+                pending.append(_Outcome(row.id, "uncertain", error))
+                pending.extend(_Outcome(i, "release") for i in remaining)
+                self.commit(pending, batch)
+                self.smtp = None
+                # A server that hangs after DATA would hang for the next letter too: stop for this run.
+                return False
+            _crash_point("after_data")
+            pending.append(_Outcome(row.id, "sent"))
+        self.commit(pending, batch)
+        _crash_point("after_commit")
+        return True
+
+    def write_dry_run(self, batch: str, rows: list[_Claimed]) -> None:
+        folder = self.settings.mail.dry_run_dir or self.settings.state.directory / "outbox-dry-run"
+        folder.mkdir(parents=True, exist_ok=True)
+        outcomes = []
+        for row in rows:
+            _write_atomically(folder / _dry_run_name(row), row.raw)
+            outcomes.append(_Outcome(row.id, "sent"))
+        self.commit(outcomes, batch)
+
+    # -- the Sent folder -------------------------------------------------------------------------------
+
+    def append_copies(self, append_sent: Callable[[bytes], None]) -> None:
+        with self.factory() as session:
+            ids = list(session.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.appended_to_sent.is_(False))
+                .order_by(OutboxMessage.id)
+                .limit(self.batch_size * MAX_BATCHES_PER_RUN)
+            ))
+        for row_id in ids:
+            with self.factory() as session:
+                raw = session.scalar(select(OutboxMessage.raw).where(OutboxMessage.id == row_id))
+            try:
+                append_sent(raw)
+            except Exception as exc:  # any mailbox failure: retried next run, never re-sending the mail
+                self.report.append_failures += 1
+                self.report.errors.append(f"копия письма №{row_id} не сохранена в «Отправленных»: {exc}")
+                log.warning("APPEND of outbox #%s to the Sent folder failed: %s", row_id, exc)
+                return
+            with self.factory() as session, session.begin():
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                                .values(appended_to_sent=True).execution_options(synchronize_session=False))
+            self.report.appended += 1
+
+
+def _by_code(code: int) -> str:
+    return "failed" if 500 <= code < 600 else "temporary"
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()
+
+
+async def _reset(smtp: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+        await smtp.rset()
+
+
+def _claimer_alive(claimed_by: str, claimed_at: datetime | None, now: datetime, lease: timedelta) -> bool:
+    parts = claimed_by.split("|")
+    if len(parts) == 4 and parts[1] == _host_identity() and parts[2].isdigit():
+        pid = int(parts[2])
+        if pid == os.getpid():
+            return claimed_by in _live_batches
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        # The pid exists (it may be reused by another program): only the lease can tell.
+    return claimed_at is not None and claimed_at > now - lease
+
+
+def _backoff(settings: Settings, attempts: int) -> timedelta:
+    low = float(_setting(settings, "retry_min_seconds", RETRY_MIN_SECONDS))
+    high = float(_setting(settings, "retry_max_seconds", RETRY_MAX_SECONDS))
+    return timedelta(seconds=min(high, low * 2 ** max(0, attempts - 1)))
+
+
+def _apply(
+    session: Session, settings: Settings, outcome: _Outcome, now: datetime, *, expect_claim: str,
+    report: SendReport,
+) -> bool:
+    """Write one outcome if the row is still ours; alerts and audit in the same transaction."""
+    own = (OutboxMessage.id == outcome.row_id, OutboxMessage.claimed_by == expect_claim)
+    values: dict[str, Any]
+    if outcome.kind == "sending":
+        values = {"status": OutboxStatus.SENDING, "claimed_at": now}
+    elif outcome.kind == "release":
+        values = {"status": OutboxStatus.QUEUED, "claimed_by": None, "claimed_at": None}
+    elif outcome.kind == "sent":
+        values = {"status": OutboxStatus.SENT, "sent_at": now, "claimed_by": None, "last_error": None,
+                  "attempts": OutboxMessage.attempts + 1}
+    else:
+        return _apply_problem(session, settings, outcome, now, own, report)
+    done = session.execute(update(OutboxMessage).where(*own).values(**values)
+                           .execution_options(synchronize_session=False)).rowcount == 1
+    if done and outcome.kind == "sent":
+        report.sent += 1
+    elif done and outcome.kind == "release":
+        report.released += 1
+    return done
+
+
+def _apply_problem(
+    session: Session, settings: Settings, outcome: _Outcome, now: datetime, own: tuple, report: SendReport
+) -> bool:
+    row = session.scalars(select(OutboxMessage).where(*own)).one_or_none()
+    if row is None:
+        return False
+    row.attempts += 1
+    row.last_error = outcome.error[:2000]
+    row.claimed_by = None
+    kind = outcome.kind
+    expired = False
+    if kind == "temporary":
+        lifetime = timedelta(hours=float(_setting(settings, "retry_lifetime_hours", RETRY_LIFETIME_HOURS)))
+        next_at = now + _backoff(settings, row.attempts)
+        if next_at > row.created_at + lifetime:
+            kind, expired = "failed", True
+        else:
+            row.status = OutboxStatus.QUEUED
+            row.next_attempt_at = next_at
+            row.claimed_at = None
+            report.deferred += 1
+            return True
+    if kind == "failed":
+        row.status = OutboxStatus.FAILED
+        report.failed += 1
+    else:
+        row.status = OutboxStatus.UNCERTAIN
+        report.uncertain += 1
+    if row.case_id is not None:
+        session.add(CaseEvent(case_id=row.case_id, at=now, actor="curmail", action=f"outbox_{kind}",
+                              detail={"outbox_id": row.id, "message_id": row.message_id, "error": row.last_error}))
+    session.flush()
+    reason = "failed" if kind == "failed" else "uncertain"
+    alert_contact(session, settings, row=row, reason=reason, error=row.last_error, now=now, expired=expired)
+    return True
+
+
+def _dry_run_name(row: _Claimed) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._@-]", "_", row.message_id.strip("<>"))[:150]
+    return f"{row.id:08d}-{safe}.eml"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+async def send_due(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    now: datetime,
+    owner: str,
+    append_sent: Callable[[bytes], None] | None = None,
+) -> SendReport:
+    """Send every due outbox row once (see the module docstring for the crash analysis)."""
+    run = _Run(session_factory, settings, _Clock(now), owner)
+    run.recover_dead_claims()
+    try:
+        for _ in range(MAX_BATCHES_PER_RUN):
+            batch = run.new_batch_id()
+            _live_batches.add(batch)
+            try:
+                rows = run.claim(batch)
+                if not rows:
+                    break
+                _crash_point("after_claim")
+                if settings.mail.dry_run:
+                    run.write_dry_run(batch, rows)
+                elif not await run.deliver(batch, rows):
+                    break
+            finally:
+                _live_batches.discard(batch)
+    finally:
+        await run.close()
+    if append_sent is not None:
+        run.append_copies(append_sent)
+    return run.report
+
+
+def send_due_sync(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    now: datetime,
+    owner: str,
+    append_sent: Callable[[bytes], None] | None = None,
+) -> SendReport:
+    """`send_due` for synchronous callers (the scheduler, the CLI)."""
+    return asyncio.run(send_due(session_factory, settings, now=now, owner=owner, append_sent=append_sent))
