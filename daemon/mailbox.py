@@ -116,6 +116,11 @@ def _translate(action: str, mailbox: Mailbox | None = None) -> Iterator[None]:
             mailbox._drop()
         raise MailboxGone(f"IMAP {action}: соединение потеряно ({exc})") from exc
     except IMAPClientError as exc:
+        if "* BYE" in str(exc):
+            # imapclient reports a BYE in answer to IDLE as a plain error, not as an abort.
+            if mailbox is not None:
+                mailbox._drop()
+            raise MailboxGone(f"IMAP {action}: сервер закрыл соединение ({exc})") from exc
         raise MailboxError(f"IMAP {action}: сервер ответил ошибкой ({exc})") from exc
 
 
