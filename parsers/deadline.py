@@ -21,6 +21,8 @@ How phrases resolve, and why:
   win over bare urgency words, and among them the earliest that is still after receipt wins.
   When every phrase lies before receipt, the latest of them is returned (the request is
   overdue on arrival); when none is found the result is None, so that a default term applies.
+  Dates more than `PLAUSIBLE_SPAN` (400 days) from receipt are ignored: a plan, a citation of an
+  old document or a typo, never the term of the request at hand.
 
 `extract_deadline` never raises: impossible dates (31.02) are skipped, and only the first
 `TEXT_LIMIT` characters are read. `parse_when` is shared with the command grammar.
@@ -39,6 +41,7 @@ from parsers.workcalendar import WorkCalendar, default_calendar
 TEXT_LIMIT = 50_000
 MAX_DAYS = 366  # a longer «в течение N дней» is not a deadline a request sets
 MAX_HOURS = 24 * 31
+PLAUSIBLE_SPAN = timedelta(days=400)  # deadlines further than this from receipt are ignored
 MOSCOW = ZoneInfo("Europe/Moscow")
 
 
@@ -302,6 +305,8 @@ def _find_candidates(
 
 
 def _choose(candidates: list[_Candidate], received: datetime) -> _Candidate | None:
+    # A date years away is a plan, a citation or a typo («10.12.2062»), not the term of this request.
+    candidates = [c for c in candidates if abs(c.at - received) <= PLAUSIBLE_SPAN]
     if not candidates:
         return None
     future = [c for c in candidates if c.at > received]

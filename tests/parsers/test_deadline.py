@@ -173,6 +173,8 @@ def test_only_past_deadlines_give_the_latest_one() -> None:
         "в течение 0 дней",
         "в течение 100000 рабочих дней",
         "в течение многих лет",
+        "до 10.12.2062",  # years away: a typo or a plan, not this request's term
+        "в срок до 10.12.2020",
     ],
 )
 def test_no_deadline(text: str) -> None:
