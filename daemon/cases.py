@@ -41,7 +41,7 @@ OPENING_KIND: dict[str, CaseKind] = {
 NEVER_OPENS = frozenset({"bounce", "auto_reply", "command"})
 
 OPEN_STATE = "new"
-CLOSED_STATES = frozenset({"closed", "published", "answered", "sent"})
+CLOSED_STATES = frozenset({"closed"})  # see daemon.workflow.states
 
 
 @dataclass(frozen=True, slots=True)
