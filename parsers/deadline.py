@@ -145,7 +145,8 @@ _MOSCOW_HINT = re.compile(r"мск|московск", _I)
 _MOSCOW_PHRASE = re.compile(r"\(?(?:по\s+)?(?:мск|московскому\s+времени)\)?", _I)
 
 _INTRO = re.compile(
-    _NOT_WORD_BEFORE + r"(?:(?P<rel>сегодня|завтра|послезавтра)\s*,?\s*)?(?P<kw>"
+    _NOT_WORD_BEFORE + r"(?:(?P<rel>сегодня|завтра|послезавтра"
+    r"|в\s+(?:понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье))\s*,?\s*)?(?P<kw>"
     r"(?:в\s+срок\s+)?(?:не\s+позднее|не\s+позже|до|по)"
     r"|сроком\s+до"
     r"|срок(?:и)?(?:\s+(?!до\b|не\b|по\b|сегодня|завтра)[а-яА-Я]{2,20}){0,3}\s*(?:[:-]\s*)?(?:до\s+|не\s+позднее\s+)?"
@@ -213,8 +214,13 @@ _URGENT = re.compile(
     _I,
 )
 _NUMBER_TOKEN = re.compile(r"(?P<n>\d{1,4})(?:-?(?:х|ти|и|ух|ех|ох|го|ого|ми|ой))?", _I)
-_WEEKDAYS = {"понедельника": 0, "вторника": 1, "среды": 2, "четверга": 3, "пятницы": 4, "субботы": 5}
-_WEEKDAYS["воскресенья"] = 6
+# «до пятницы» (genitive: the next such day) and «в пятницу до 12:00» (accusative: this week's).
+_WEEKDAYS = {
+    "понедельника": 0, "вторника": 1, "среды": 2, "четверга": 3, "пятницы": 4, "субботы": 5, "воскресенья": 6,
+}  # fmt: skip
+_WEEKDAYS_ACCUSATIVE = {
+    "понедельник": 0, "вторник": 1, "среду": 2, "четверг": 3, "пятницу": 4, "субботу": 5, "воскресенье": 6,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,13 +378,23 @@ def _parse_when(
             end = pos
     inner_moscow = end > pos and bool(_MOSCOW_HINT.search(text, pos, end))
     if rel_prefix is not None:
-        day = now.date() + timedelta(days={"сегодня": 0, "завтра": 1, "послезавтра": 2}[rel_prefix.lower()])
+        day = _relative_day(rel_prefix, now.date())
     tail = _FILLER.match(text, end)
     hint = _MOSCOW_PHRASE.search(text, end, tail.end()) if tail is not None else None
     moscow = hint is not None
     if hint is not None:
         end = hint.end()
     return _When(day, clock, end, moscow or inner_moscow)
+
+
+def _relative_day(word: str, today: date) -> date:
+    """«сегодня», «завтра», «послезавтра», «в пятницу» (this week's, today included) as a date."""
+    word = " ".join(word.lower().split())
+    offsets = {"сегодня": 0, "завтра": 1, "послезавтра": 2}
+    if word in offsets:
+        return today + timedelta(days=offsets[word])
+    weekday = _WEEKDAYS_ACCUSATIVE[word.removeprefix("в ")]
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
 
 
 def _match_time(text: str, pos: int) -> tuple[time | None, int]:
