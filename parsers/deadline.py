@@ -160,6 +160,12 @@ _RANGE_BEFORE = re.compile(
     _I,
 )
 
+# «пн-пт до 18:00», «обед до 14:00», «приём документов до 17:00»: office hours in a signature.
+_SCHEDULE_BEFORE = re.compile(
+    r"(?<![а-яА-Я])(?:пн|вт|ср|чт|пт|сб|вс|будн[а-я]*|выходн[а-я]*|обед[а-я]*|перерыв[а-я]*"
+    r"|(?:режим|время|часы)\s+работы|при[её]м[а-я]*)(?![а-яА-Я])",
+    _I,
+)
 _NUMERAL_WORDS = {
     **dict.fromkeys(("один", "одна", "одно", "одного", "одной", "одних", "одни", "одну"), 1),
     **dict.fromkeys(("два", "две", "двух"), 2),
@@ -336,6 +342,9 @@ def _introduced_dates(text: str, received: datetime, calendar: WorkCalendar) -> 
             continue
         when = _parse_when(text, match.end(), received, calendar, rel_prefix=match.group("rel"))
         if when is None or (keyword == "по" and when.day is None):
+            pos = match.start() + 1
+            continue
+        if when.day is None and _SCHEDULE_BEFORE.search(text, max(0, match.start() - 40), match.start()):
             pos = match.start() + 1
             continue
         try:

@@ -169,6 +169,8 @@ def test_only_past_deadlines_give_the_latest_one() -> None:
         "",
         "Добрый день! Просим предоставить информацию.",
         "Приём граждан с 9:00 до 18:00 ежедневно",
+        "Режим работы: пн-чт до 18:00, пт до 16:45, обед с 13:00 до 14:00",
+        "Приём документов до 17:00",
         "за период с 01.01 по 30.11.2026",
         "довести до сведения граждан",
         "до 2027 года планируется ремонт",
@@ -185,6 +187,11 @@ def test_only_past_deadlines_give_the_latest_one() -> None:
 )
 def test_no_deadline(text: str) -> None:
     assert extract_deadline(text, THURSDAY) is None
+
+
+def test_office_hours_in_a_signature_do_not_compete() -> None:
+    text = "Прошу в срок до 10.12.2026 представить сведения.\n\nС уважением,\nПетрова А.\nПн-пт до 18:00"
+    assert at(text, THURSDAY) == msk(2026, 12, 10, 18, 0)
 
 
 def test_nonsense_date_is_skipped_for_a_valid_one() -> None:
