@@ -122,6 +122,8 @@ def _bounce_heuristic(f: _Facts) -> Outcome:
         bool(c.bounce_subjects.search(f.subject)),
         bool(c.bounce_body.search(f.pm.text[:6000])) or _only_an_attached_message(f.pm),
     ]
+    if (f.from_cur or f.from_staff) and not signs[0]:
+        return None  # a ЦУР or staff letter about «недоставленные» pensions is not a bounce
     if sum(signs) >= 2:
         return Kind.BOUNCE, {"bounced_message_id": _bounced_id(f.pm)}
     return None
@@ -141,7 +143,10 @@ def _auto_reply(f: _Facts) -> Outcome:
         return Kind.AUTO_REPLY, {}
     if f.compiled.autoreply_subjects.search(f.subject):
         return Kind.AUTO_REPLY, {}
-    if len(pm.new_text or pm.text) < 3000 and f.compiled.autoreply_body.search((pm.new_text or pm.text)[:1500]):
+    # Body phrases alone («я в отпуске») also occur in citizens' letters: only a short answer to
+    # something we sent counts as a vacation notice.
+    body = pm.new_text or pm.text
+    if f.is_reply and len(body) < 1500 and f.compiled.autoreply_body.search(body):
         return Kind.AUTO_REPLY, {}
     # Auto-generated does not mean ignorable for the ЦУР's systems, whose notifications are appeals;
     # from anyone else such mail is machine mail that must not open a case.
@@ -165,45 +170,50 @@ def _cur_content(f: _Facts) -> Outcome:
     """Mail from a ЦУР address or domain (or forwarded from one by staff), by its content."""
     if not (f.from_cur or f.cur_via_staff):
         return None
+    markers_checked = False
     for patterns, regexes in f.compiled.kind_regexes:
-        if patterns.kind == Kind.APPEAL:
-            continue
         if patterns.reply_only and not f.is_reply:
             continue
-        if patterns.kind == Kind.CUR_SIGNAL:
-            # Channel markers of ПОС / Инцидент-менеджмент / 59-ФЗ make a citizen's appeal; a
-            # publication link without them is a signal about information on the Internet.
-            appeal = _cur_appeal(f)
+        if patterns.kind == Kind.CUR_SIGNAL and not markers_checked:
+            # Channel markers of ПОС / Инцидент-менеджмент / 59-ФЗ make a citizen's appeal, although
+            # such mail also names a source and a publication; without them it is a signal (п. 8.6).
+            markers_checked = True
+            appeal = _cur_appeal(f, _channel(f))
             if appeal:
                 return appeal
         lemmas = f.lemmas_without(patterns.ignore) if patterns.ignore else f.lemmas
-        words = lemmas.find(patterns.keywords)
-        matched = [r.pattern for r in regexes if r.search(f.head)]
+        matched = lemmas.find(patterns.keywords) + [r.pattern for r in regexes if r.search(f.head)]
         if patterns.kind == Kind.CUR_SIGNAL and f.urls:
             matched.append("publication-url")
-        if words or matched:
-            f.hits.append(f"{patterns.name}: " + ", ".join([*words, *matched])[:200])
-            extra = {}
-            if patterns.kind == Kind.CUR_SIGNAL:  # п. 8.6: information on the Internet
-                extra = {"publication_urls": f.urls, "channel": "internet", "address": street_address(f.head)}
-            return patterns.kind, extra
-    appeal = _cur_appeal(f)
-    if appeal:
-        return appeal
-    return None
+        if not matched:
+            continue
+        f.hits.append(f"{patterns.name}: " + ", ".join(matched)[:200])
+        if patterns.kind == Kind.CUR_SIGNAL:
+            return Kind.CUR_SIGNAL, {
+                "publication_urls": f.urls,
+                "channel": "internet",
+                "address": street_address(f.head),
+            }
+        if patterns.kind == Kind.APPEAL:
+            return _cur_appeal(f, _channel(f) or f.rules.default_cur_appeal_channel)
+        return patterns.kind, {}
+    return None if markers_checked else _cur_appeal(f, _channel(f))
 
 
-def _cur_appeal(f: _Facts) -> Outcome:
-    channel = _channel(f)
+def _cur_appeal(f: _Facts, channel: str | None) -> Outcome:
+    """A citizen's appeal that reached us through the ЦУР: channel, applicant and address."""
     if channel is None:
         return None
     f.hits.append(f"cur-appeal: channel {channel}")
     body = _source_text(f)
-    return Kind.APPEAL, {
-        "channel": channel,
-        "applicant": _applicant(body, f),
-        "address": street_address(body),
-    }
+    applicant = _applicant(body, f)
+    fwd = f.pm.forwarded
+    if fwd is not None and fwd.from_addr and not _is_internal(fwd.from_addr, f.rules):
+        # The ЦУР forwarded the citizen's own mail: its sender is the applicant.
+        applicant = Applicant(
+            name=applicant.name or fwd.from_name, email=applicant.email or fwd.from_addr, phone=applicant.phone
+        )
+    return Kind.APPEAL, {"channel": channel, "applicant": applicant, "address": street_address(body)}
 
 
 def _forwarded_appeal(f: _Facts) -> Outcome:
@@ -238,6 +248,8 @@ def _outside_appeal(f: _Facts) -> Outcome:
     """Mail from outside (neither ЦУР nor staff) that reads like a citizen's appeal."""
     if f.from_cur or f.from_staff or _is_own(f.sender, f.rules):
         return None
+    if f.pm.list_headers or (f.pm.precedence or "").strip().lower() in ("bulk", "list", "junk"):
+        return None  # newsletters and mailing lists quote citizens too, but are nobody's appeal
     words = f.lemmas.find(f.rules.appeal_keywords)
     if not words:
         return None
@@ -550,9 +562,10 @@ def _applicant(body: str, f: _Facts) -> Applicant:
 
 def street_address(text: str) -> str | None:
     """The street address an appeal is about: a labelled «Адрес:» line, else the first «ул. …, д. N»."""
-    labelled = _first(_ADDRESS_LINE, text)
-    if labelled and not _EMAIL.fullmatch(labelled.strip()):
-        return labelled[:300]
+    for m in _ADDRESS_LINE.finditer(text or ""):
+        value = m.group("v").strip()
+        if value and not _EMAIL.search(value):  # «Адрес электронной почты: …» is not a street
+            return value[:300]
     m = _STREET.search(text or "")
     return m.group(0).strip(" ,.")[:300] if m else None
 

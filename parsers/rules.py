@@ -89,6 +89,14 @@ DEFAULT_CUR_PATTERNS: tuple[KindPatterns, ...] = (
         regexes=(r"в\s+срок\s+до", r"не\s+позднее", r"в\s+течение\s+\d+"),
     ),
     KindPatterns(
+        kind="appeal",
+        name="cur-appeal-keywords",
+        keywords=(
+            "обращение гражданина", "поступить обращение", "направлять обращение", "текст обращения",
+            "заявитель", "жалоба",
+        ),
+    ),
+    KindPatterns(
         kind="cur_proposal",
         name="cur-proposal",
         keywords=(
@@ -193,7 +201,7 @@ DEFAULT_AUTOREPLY_SUBJECTS: tuple[str, ...] = (
     r"out\s+of\s+(?:the\s+)?office", r"\bvacation\b", r"\bon\s+leave\b", r"away\s+from\s+(?:my|the)",
     r"automatische\s+antwort", r"abwesenheit", r"r[ée]ponse\s+automatique", r"absence\s+(?:notice|message)",
     r"risposta\s+automatica", r"respuesta\s+autom[áa]tica", r"自動", r"автоматическ\w+\s+ответ",
-    r"автоответ", r"в\s+отпуске", r"^\s*отсутствую", r"^\s*отпуск\b", r"вне\s+офиса",
+    r"автоответ", r"^\s*отсутствую", r"вне\s+офиса",
 )
 DEFAULT_AUTOREPLY_BODY: tuple[str, ...] = (
     r"i\s+am\s+(?:currently\s+)?(?:out\s+of\s+(?:the\s+)?office|on\s+(?:vacation|leave|holiday)|away)",

@@ -310,3 +310,75 @@ def test_broken_message_is_unknown_never_an_exception() -> None:
 def test_garbage_bytes_classify_without_raising() -> None:
     result = classify(parse_message(b"\x00\xff\xfe garbage \r\n\r\n\x81\x82"))
     assert result.kind in {k.value for k in Kind}
+
+
+# ---------------------------------------------------------------- false friends
+
+
+def test_a_citizen_mentioning_a_vacation_is_not_an_auto_reply() -> None:
+    pm = message(
+        from_addr="citizen@mail.example",
+        subject="Яма во дворе",
+        text="Я в отпуске был две недели, вернулся — во дворе яма. Прошу принять меры.",
+    )
+    assert classify(pm).kind == Kind.APPEAL
+
+
+def test_cur_letter_about_undelivered_mail_is_not_a_bounce() -> None:
+    pm = message(
+        from_addr="petrova@cur12.example.org",
+        subject="Недоставленное сообщение жителям",
+        text="Сообщение не доставлено жителям ул. Мира. Прошу предоставить информацию в срок до 10.12.2026.",
+    )
+    assert classify(pm).kind == Kind.CUR_REQUEST
+
+
+def test_cur_appeal_without_a_channel_marker_gets_the_default_channel() -> None:
+    pm = message(
+        from_addr="cur@example.org",
+        subject="Обращение",
+        text="Направляем обращение гражданина для рассмотрения.\nЗаявитель: Козлов Иван\nТелефон: 89001234567",
+    )
+    result = classify(pm)
+    assert (result.kind, result.channel) == (Kind.APPEAL, "other")
+    assert result.applicant is not None and result.applicant.name == "Козлов Иван"
+
+
+def test_cur_forward_of_a_citizens_mail_names_the_citizen() -> None:
+    original = ForwardedMessage(
+        from_addr="oleg@mail.example",
+        from_name="Олег Смирнов",
+        subject="Обращение",
+        date=None,
+        text="На ул. Лесной, д. 4 нет воды.",
+    )
+    pm = message(
+        from_addr="cur@example.org",
+        subject="Fwd: Обращение (Госуслуги. Решаем вместе)",
+        forwarded=original,
+        text="Направляем для работы.\n\nНа ул. Лесной, д. 4 нет воды.",
+    )
+    result = classify(pm)
+    assert (result.kind, result.channel) == (Kind.APPEAL, "pos")
+    assert result.applicant is not None
+    assert (result.applicant.name, result.applicant.email) == ("Олег Смирнов", "oleg@mail.example")
+    assert result.address == "ул. Лесной, д. 4"
+
+
+def test_a_newsletter_quoting_citizens_is_not_an_appeal() -> None:
+    pm = message(
+        from_addr="news@media.example",
+        precedence="bulk",
+        list_headers=("list-unsubscribe",),
+        text="Жители города подали жалобу на состояние дорог.",
+    )
+    assert classify(pm).kind == Kind.UNKNOWN
+
+
+def test_labelled_email_line_is_not_the_street_address() -> None:
+    pm = message(
+        from_addr="noreply@cur12.example.org",
+        subject="ПОС: новое сообщение",
+        text="Адрес электронной почты: a@b.example\nАдрес: ул. Мира, д. 1\nТекст: мусор",
+    )
+    assert classify(pm).address == "ул. Мира, д. 1"
