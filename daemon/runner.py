@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,24 +31,38 @@ class Job:
 
     name: str
     every_seconds: int
-    action: Callable[[App], object]
+    action: Callable[[Runner], object]
 
 
-def send_outbox(app: App) -> object:
+def send_outbox(runner: Runner) -> object:
+    """Send due outbox rows; copies go to the Sent folder over the runner's IMAP connection when it has one."""
     from daemon.sender import send_due_sync
 
-    return send_due_sync(app)
+    app = runner.app
+    mailbox = runner.mailbox
+    append_sent = None
+    if mailbox is not None and mailbox.connected:
+        folder = app.settings.mailbox.sent_folder
+
+        def append_sent(raw: bytes) -> None:
+            mailbox.append(folder, raw)
+
+    return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent)
+
+
+def instance_name() -> str:
+    """host:pid, recorded on claimed outbox rows and leases so a dead owner can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def periodic_jobs() -> list[Job]:
-    """The fixed, ordered set of periodic jobs (later issues add reminders, digests, reports, retention)."""
+    """The fixed, ordered set of periodic jobs (later issues add digests, reports, retention)."""
     jobs = [Job("outbox", 15, send_outbox)]
-    try:
+    try:  # TODO(lead): drop the guard once daemon.workflow.reminders has landed
         from daemon.workflow.reminders import tick as reminders_tick
     except ImportError:
         return jobs
-    jobs.append(Job("reminders", 60, reminders_tick))
-    return jobs
+    return [Job("reminders", 60, lambda runner: reminders_tick(runner.app)), *jobs]
 
 
 @dataclass
@@ -79,7 +95,7 @@ class Runner:
 
     def run_jobs_once(self) -> None:
         for job in periodic_jobs():
-            self._guarded(job.name, lambda job=job: job.action(self.app))
+            self._guarded(job.name, lambda job=job: job.action(self))
 
     def _guarded(self, name: str, action: Callable[[], object]) -> bool:
         """Run a piece of work; log a failure clearly and keep the daemon alive."""
@@ -113,7 +129,7 @@ class Runner:
         signal.signal(signal.SIGINT, self.stop)
         scheduler = schedule.Scheduler()
         for job in periodic_jobs():
-            scheduler.every(job.every_seconds).seconds.do(self._guarded, job.name, lambda job=job: job.action(self.app))
+            scheduler.every(job.every_seconds).seconds.do(self._guarded, job.name, lambda job=job: job.action(self))
         settings = self.app.settings.mailbox
         next_poll = 0.0
         idle_started = 0.0
