@@ -42,6 +42,19 @@ _ATTRIBUTION_LEAD = re.compile(
 _NAME_QUOTES = " \t\"'«»„“”<>()[],:"
 
 
+_SPACES = re.compile(r"\s+")
+
+
+def _flat(line: str) -> str:
+    """The line with runs of white space made one space: no pattern meets a long run of blanks."""
+    return _SPACES.sub(" ", line[:MAX_LINE]).strip()
+
+
+def _header(line: str) -> re.Match[str] | None:
+    """«От: …», «*Subject:* …», «> Тема: …» as a match (label, value), or None."""
+    return HEADER_LINE.match(_flat(line)) if len(line) <= MAX_LINE else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     """A quoted header block found in the text."""
@@ -100,11 +113,11 @@ def _first_header_block(lines: list[str]) -> _Block | None:
     for i, line in enumerate(lines):
         if len(line) > MAX_LINE or (":" not in line and "：" not in line):
             continue
-        if "@" in line and _glued_header_count(line) >= 3:
+        if "@" in line and line.count(":") >= 3 and _glued_header_count(line) >= 3:
             block = _glued_block(lines, i)
             if block is not None:
                 return block
-        if HEADER_LINE.match(line):
+        if _header(line):
             block = _block_at(lines, i)
             if block is not None:
                 return block
@@ -118,12 +131,12 @@ def _glued_header_count(line: str) -> int:
 def _glued_block(lines: list[str], i: int) -> _Block | None:
     """Yahoo: «----- Forwarded Message ----- From: …To: …Cc: …Sent: …Subject: …» on one line."""
     lead, *parts = GLUED_HEADER.split(lines[i])
-    if HEADER_LINE.match(lead):
+    if _header(lead):
         parts.insert(0, lead)
         lead = ""
     fields: dict[Field, str] = {}
     for part in parts:
-        match = HEADER_LINE.match(part)
+        match = _header(part)
         field = LABEL_FIELDS.get(match.group(1).lower()) if match else None
         if match is not None and field is not None and field not in fields:
             fields[field] = match.group(2)
@@ -133,7 +146,7 @@ def _glued_block(lines: list[str], i: int) -> _Block | None:
             fields[Field.SUBJECT] = no_colon.group(1)
     if Field.FROM not in fields:
         return None
-    separator = bool(FORWARD_SEPARATOR.match(lead)) if lead.strip() else _separator_above(lines, i)[1]
+    separator = bool(FORWARD_SEPARATOR.match(_flat(lead))) if lead.strip() else _separator_above(lines, i)[1]
     return _Block(start=i, end=i + 1, fields=fields, quoted=False, forward_separator=separator)
 
 
@@ -149,7 +162,7 @@ def _block_at(lines: list[str], i: int) -> _Block | None:
         bare = _QUOTE_PREFIX.sub("", line) if line.lstrip().startswith(">") else line
         if not bare.strip() or len(line) > MAX_LINE:
             break
-        match = HEADER_LINE.match(line)
+        match = _header(line)
         field = LABEL_FIELDS.get(match.group(1).lower()) if match else None
         if field is not None and match is not None:
             if field in fields:
@@ -181,7 +194,7 @@ def _wrapped_value(lines: list[str], j: int, field: Field) -> bool:
         return False
     if field in (Field.TO, Field.CC) and "@" in lines[j]:
         return True
-    return j + 1 < len(lines) and bool(HEADER_LINE.match(lines[j + 1]))
+    return j + 1 < len(lines) and bool(_header(lines[j + 1]))
 
 
 def _separator_above(lines: list[str], i: int) -> tuple[int, bool]:
@@ -192,9 +205,9 @@ def _separator_above(lines: list[str], i: int) -> tuple[int, bool]:
     if k < 0 or i - k > 3:
         return i, False
     above = lines[k]
-    if len(above) <= MAX_LINE and FORWARD_SEPARATOR.match(above):
+    if len(above) <= MAX_LINE and FORWARD_SEPARATOR.match(_flat(above)):
         return k, True
-    if len(above) <= MAX_LINE and GENERIC_SEPARATOR.match(above) and "@" not in above:
+    if len(above) <= MAX_LINE and GENERIC_SEPARATOR.match(_flat(above)) and "@" not in above:
         return k, False
     return i, False
 
@@ -249,7 +262,7 @@ def _from_attribution(lines: list[str], i: int, subject: str) -> ForwardedMessag
     fields: dict[Field, str] = {}
     j = i + 1
     while j < len(lines) and j - i <= BLOCK_MAX_LINES:
-        match = HEADER_LINE.match(lines[j]) if len(lines[j]) <= MAX_LINE else None
+        match = _header(lines[j])
         field = LABEL_FIELDS.get(match.group(1).lower()) if match else None
         if match is None or field is None or field is Field.FROM or field in fields:
             break
@@ -273,9 +286,9 @@ def _from_attribution(lines: list[str], i: int, subject: str) -> ForwardedMessag
 def _until_end_marker(lines: list[str]) -> list[str]:
     """Body lines up to «-------- Конец пересылаемого сообщения --------» (Yandex) or a closing rule (Mail.ru)."""
     for k, line in enumerate(lines):
-        if len(line) <= MAX_LINE and END_OF_FORWARD.match(line):
+        if len(line) <= MAX_LINE and END_OF_FORWARD.match(_flat(line)):
             return lines[:k]
     end = len(lines)
-    while end > 0 and (not lines[end - 1].strip() or _RULE.match(lines[end - 1])):
+    while end > 0 and (not lines[end - 1].strip() or _RULE.match(_flat(lines[end - 1]))):
         end -= 1
     return lines[:end]

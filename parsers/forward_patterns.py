@@ -169,8 +169,9 @@ _ALL_LABELS = sorted(LABEL_FIELDS, key=len, reverse=True)
 _LABEL_ALTERNATION = "|".join(re.escape(label) for label in _ALL_LABELS)
 
 # «From: …», «*От:* …», «> Тема: …», «Кому:\t…», «件名：…». The label is group 1, the value group 2.
+# Matched against a line whose blanks are squeezed to single spaces (see forward._flat).
 HEADER_LINE = re.compile(
-    rf"^[\s>]*\**\s*({_LABEL_ALTERNATION})\s*\**\s*[:：]\s*\**\s*(.{{0,600}}?)\s*$",
+    rf"^[\s>]*\**\s?({_LABEL_ALTERNATION})\s?\**\s?[:：]\s?\**\s?(.*)$",
     re.IGNORECASE,
 )
 

@@ -33,19 +33,23 @@ _WROTE = (
 # «03.12.2026 10:00, Иванов И.И. пишет:», «On Wed, … wrote:», «3 дек. 2026 г., в 10:00, Name <a@b> написал(а):»,
 # «Name <a@b> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:»
 _ATTRIBUTION_WROTE = re.compile(
-    rf"^[\s>*-]*\S.{{0,300}}?\s{_WROTE}\s*[:.]?\s*-*\s*$"
-    r"|^[\s>*]*\S.{0,200}?\s(?:wrote|schrieb|написал\w*)\s+(?:on|am)\s.{1,120}:\s*$",
+    rf"^[\s>*-]*\S.{{0,300}}?\s{_WROTE}[\s:.-]*$"
+    r"|^[\s>*]*\S.{0,200}?\s(?:wrote|schrieb|написал\w*)\s(?:on|am)\s.{1,120}:\s?$",
+    re.IGNORECASE,
+)
+
+# «ср, 3 дек. 2026 г. в 10:00, Name <a@b>:» (Gmail), «03.12.2026, 10:00, "Name" <a@b>:» (Yandex),
+# «Среда, 3 декабря 2026, 10:00 +03:00 от Name <a@b>:» (Mail.ru), and Mail.ru without a display name.
+# These need a digit (the date), checked in code: one lazy gap instead of two keeps the match linear.
+_ATTRIBUTION_DATED = re.compile(
+    r"^[\s>*]*\S.{0,500}?<\s?[^<>@\s]{1,100}@[^<>\s]{1,200}\s?>[\s:]*$"
+    r"|^[\s>*]*\S.{0,500}?\sот\s[^\s@]{1,100}@[^\s:]{1,200}\s?:$",
     re.IGNORECASE,
 )
 
 _ATTRIBUTION_PATTERNS = (
-    # «ср, 3 дек. 2026 г. в 10:00, Name <a@b>:» (Gmail), «03.12.2026, 10:00, "Name" <a@b>:» (Yandex),
-    # «Среда, 3 декабря 2026, 10:00 +03:00 от Name <a@b>:» (Mail.ru)
-    r"^[\s>*]*\S.{0,250}?\d.{0,250}?<\s?[^<>@\s]{1,100}@[^<>\s]{1,200}\s?>\s*:?\s*$",
     # «Am 21.04.2016 17:48 schrieb "Name" <a@b>:», «Op 16 aug. 2014 05:13 schreef …:», «Den … skrev …:»
-    r"^[\s>]*(?:am|op|den|søn\.)\s.{1,200}?\s(?:schrieb|schreef|skrev)\s[^:]{1,200}:\s*$",
-    # «Среда, 3 декабря 2026, 10:00 +03:00 от a@b:» — Mail.ru without a display name
-    r"^[\s>*]*\S.{0,250}?\d.{0,250}?\sот\s+\S{1,100}@\S{1,200}\s*:\s*$",
+    r"^[\s>]*(?:am|op|den|søn\.)\s.{1,200}?\s(?:schrieb|schreef|skrev)\s[^:]{1,200}:\s?$",
     # Outlook and web-mail separators
     r"^[\s>*_]*-{2,}\s*(?:original\s+message|forwarded\s+message|reply\s+message|исходное\s+сообщение|"
     r"пересылаемое\s+сообщение|перенаправленное\s+сообщение|оригинальное\s+сообщение|"
@@ -104,20 +108,34 @@ _DELIMITER = re.compile(r"^\s*[-_,=+~#*ᐧ—–]+\s*$")
 _QUOTE = re.compile(r"^\s*>")
 
 
+_SPACES = re.compile(r"\s+")
+
+
+def squeeze(line: str) -> str:
+    """The line cut to MAX_LINE with every run of white space made one space.
+
+    Patterns then never meet long runs of blanks, so adjacent optional blanks cannot backtrack badly.
+    """
+    return _SPACES.sub(" ", line[:MAX_LINE]).strip()
+
+
 def is_attribution(line: str) -> bool:
     """An attribution needs a date, an address or «via»: «as he wrote:» alone is ordinary text."""
+    line = squeeze(line)
     if _ATTRIBUTION.match(line):
         return True
-    return bool(_ATTRIBUTION_WROTE.match(line)) and (any(ch.isdigit() for ch in line) or "@" in line or " via " in line)
+    has_digit = any(ch.isdigit() for ch in line)
+    if has_digit and "@" in line and _ATTRIBUTION_DATED.match(line):
+        return True
+    return (has_digit or "@" in line or " via " in line) and bool(_ATTRIBUTION_WROTE.match(line))
 
 
 def classify_line(line: str) -> LineKind:
     """What one line of a reply is."""
     if not line or line.isspace():
         return LineKind.EMPTY
-    line = line[:MAX_LINE]
-    stripped = line.strip()
-    if stripped in ("--", "-- "):
+    line = squeeze(line)
+    if line == "--":
         return LineKind.SIGNATURE
     if _DELIMITER.match(line):
         return LineKind.DELIMITER
