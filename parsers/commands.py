@@ -201,16 +201,16 @@ def _parse(new_text: str, subject: str) -> CommandParse:
         line = _clean(raw)
         if line in _BLANK_MARKERS:
             continue
-        if _SIGNATURE.match(line):
-            stopped_at, stop_reason = raw.strip(), "signature"
-            break
-        if _QUOTE.match(line):
-            stopped_at, stop_reason = raw.strip(), "quote"
-            break
         parsed = _command_from_line(line[:LINE_LIMIT], _SPACES.sub(" ", raw).strip()[:LINE_LIMIT])
         if parsed is None:
-            stopped_at, stop_reason = raw.strip(), "text"
-            rest = "\n".join(lines[index:]).strip()
+            stopped_at = raw.strip()
+            if _SIGNATURE.match(line):
+                stop_reason = "signature"
+            elif _QUOTE.match(line):
+                stop_reason = "quote"
+            else:
+                stop_reason = "text"
+                rest = "\n".join(lines[index:]).strip()
             break
         if isinstance(parsed, str):
             unknown.append(parsed)

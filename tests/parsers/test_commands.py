@@ -92,6 +92,11 @@ def test_multi_word_rework(line: str) -> None:
     assert names(line + " нет адреса") == [("rework", "нет адреса")]
 
 
+def test_command_args_that_look_like_quote_headers() -> None:
+    assert names("#на доработку уточните, что он пишет:") == [("rework", "уточните, что он пишет:")]
+    assert names("#назначить Петров <petrov@kozmo.example>:") == [("assign", "Петров <petrov@kozmo.example>:")]
+
+
 def test_colon_after_the_command_word() -> None:
     assert names("#назначить: petrov@kozmo.example") == [("assign", "petrov@kozmo.example")]
 
