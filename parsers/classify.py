@@ -116,14 +116,18 @@ def _auto_replied(f: _Facts) -> Outcome:
 def _bounce_heuristic(f: _Facts) -> Outcome:
     """Non-standard bounces (sisimai): two of sender, subject and body look like a delivery failure."""
     c = f.compiled
-    signs = [
-        _is_mailer_daemon(f) or bool(c.bounce_senders.search(_local(f.sender)))
-        or bool(f.sender_name and c.bounce_senders.search(f.sender_name)),
-        bool(c.bounce_subjects.search(f.subject)),
-        bool(c.bounce_body.search(f.pm.text[:6000])) or _only_an_attached_message(f.pm),
-    ]
-    if (f.from_cur or f.from_staff) and not signs[0]:
+    sender_sign = (
+        _is_mailer_daemon(f)
+        or bool(c.bounce_senders.search(_local(f.sender)))
+        or bool(f.sender_name and c.bounce_senders.search(f.sender_name))
+    )
+    if (f.from_cur or f.from_staff) and not sender_sign:
         return None  # a ЦУР or staff letter about «недоставленные» pensions is not a bounce
+    subject_sign = bool(c.bounce_subjects.search(f.subject))
+    if not (sender_sign or subject_sign):
+        return None  # the body alone is never enough; skip the costly body search
+    body_sign = bool(c.bounce_body.search(f.pm.text[:6000])) or _only_an_attached_message(f.pm)
+    signs = (sender_sign, subject_sign, body_sign)
     if sum(signs) >= 2:
         return Kind.BOUNCE, {"bounced_message_id": _bounced_id(f.pm)}
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from parsers.model import ParsedMessage
@@ -78,6 +79,7 @@ def find_case_numbers(subject: str, tag: str, old_tags: Sequence[str] = ()) -> t
     return tuple(numbers)
 
 
+@lru_cache(maxsize=64)
 def _tag_pattern(tag: str) -> re.Pattern[str]:
     if "{n}" in tag:
         head, _, tail = tag.partition("{n}")
