@@ -24,6 +24,9 @@ How phrases resolve, and why:
   Dates more than `PLAUSIBLE_SPAN` (400 days) from receipt are ignored: a plan, a citation of an
   old document or a typo, never the term of the request at hand.
 
+* Not deadlines: ranges («с 9:00 до 18:00», «с 01.12 по 10.12»), office hours («пн-пт до 18:00»).
+  Pass the new text of a mail (no quotes, no signature): an older deadline in a quote counts too.
+
 `extract_deadline` never raises: impossible dates (31.02) are skipped, and only the first
 `TEXT_LIMIT` characters are read. `parse_when` is shared with the command grammar.
 """
