@@ -109,6 +109,11 @@ def _translate(action: str, mailbox: Mailbox | None = None) -> Iterator[None]:
         yield
     except MailboxError:
         raise
+    except ssl.SSLCertVerificationError as exc:
+        # Not a dropped link but a setup problem; retrying will not help until someone acts.
+        if mailbox is not None:
+            mailbox._drop()
+        raise MailboxError(f"IMAP {action}: сертификат сервера не прошёл проверку ({exc.verify_message})") from exc
     except (IMAPClientAbortError, OSError) as exc:
         # imaplib's abort means the server said BYE or the stream ended; OSError covers refused
         # connections, resets, TLS failures and socket timeouts.

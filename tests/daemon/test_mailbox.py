@@ -12,6 +12,7 @@ from daemon.errors import ConfigError, MailboxAuthError, MailboxError, MailboxGo
 from daemon.mailbox import FetchedMessage, ImapEndpoint, Mailbox
 from tests.support.dovecot import free_loopback_port
 from tests.support.fixtures import new_account
+from tests.support.need import missing
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mailbox"
 SIGNAL = (FIXTURES / "cur_signal.eml").read_bytes()
@@ -45,6 +46,33 @@ def test_plaintext_to_a_remote_host_is_refused():
         ImapEndpoint("imap.kozmo.example", 143, "none", "adm", "pw")
     assert ImapEndpoint("::1", 143, "none", "adm", "pw").security == "none"
     assert ImapEndpoint("localhost", 143, "none", "adm", "pw").security == "none"
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_tls_logins_with_a_trusted_certificate(imap_account, security):
+    server = imap_account.server
+    if not server.tls:
+        missing("openssl is absent, so the test Dovecot has no certificate")
+    port = server.imaps_port if security == "ssl" else server.port
+    endpoint = ImapEndpoint(**{
+        **imap_account.endpoint.__dict__, "port": port, "security": security, "ssl_context": server.ssl_context(),
+    })
+    server.append(imap_account.user, SIGNAL)
+    with Mailbox(endpoint) as box:
+        box.select()
+        assert [m.raw for m in box.fetch(box.uids_after(0))] == [SIGNAL]
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_an_untrusted_certificate_is_refused_before_login(imap_account, security):
+    server = imap_account.server
+    if not server.tls:
+        missing("openssl is absent, so the test Dovecot has no certificate")
+    port = server.imaps_port if security == "ssl" else server.port
+    endpoint = ImapEndpoint(**{**imap_account.endpoint.__dict__, "port": port, "security": security})
+    with pytest.raises(MailboxError, match="сертификат") as caught:
+        Mailbox(endpoint).connect()
+    assert not isinstance(caught.value, (MailboxGone, MailboxAuthError))
 
 
 def test_the_password_is_not_in_repr(imap_account):

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 
 DOVECOT_BINARY = "/usr/sbin/dovecot"
 DOVEADM_BINARY = "/usr/bin/doveadm"
+OPENSSL_BINARY = "/usr/bin/openssl"
 
 # The userdb maps every account onto this uid/gid, so the maildir must belong to it.
 MAIL_OWNER = "nobody"
@@ -36,7 +38,7 @@ log_path = {dir}/dovecot.log
 info_log_path = {dir}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # Dovecot would sleep before answering a failed login; tests want the answer now.
@@ -79,7 +81,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 """
@@ -111,10 +114,14 @@ class Dovecot:
 
     host = "127.0.0.1"
 
-    def __init__(self, root: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, root: Path | None = None, port: int | None = None, *, tls: bool = False) -> None:
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="curmail-dovecot-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = port or free_loopback_port()
+        # With tls=True: implicit TLS on imaps_port and STARTTLS on port, with a self-signed
+        # certificate for 127.0.0.1 (trust it through ssl_context()). Otherwise imaps is off.
+        self.tls = tls
+        self.imaps_port = free_loopback_port() if tls else 0
         self.passwords: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._uid = pwd.getpwnam(MAIL_OWNER).pw_uid
@@ -147,9 +154,34 @@ class Dovecot:
         # One passwd-file per user: Dovecot re-reads a changed passwd-file at most once a second,
         # so a user added to a shared file right after another would not be found yet.
         (self.root / "users").mkdir(mode=0o755, exist_ok=True)
+        ssl_settings = "ssl = no"
+        if self.tls:
+            self._make_certificate()
+            ssl_settings = f"ssl = yes\nssl_cert = <{self.cert_path}\nssl_key = <{self.root / 'key.pem'}"
         self.config_path.write_text(
-            _CONFIG.format(dir=self.root, port=self.port, uid=self._uid, gid=self._gid)
+            _CONFIG.format(
+                dir=self.root, port=self.port, imaps_port=self.imaps_port, ssl=ssl_settings,
+                uid=self._uid, gid=self._gid,
+            )
         )
+
+    @property
+    def cert_path(self) -> Path:
+        return self.root / "cert.pem"
+
+    def _make_certificate(self) -> None:
+        if self.cert_path.exists():
+            return
+        subprocess.run(
+            [OPENSSL_BINARY, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7",
+             "-keyout", str(self.root / "key.pem"), "-out", str(self.cert_path),
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+            check=True, capture_output=True,
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts exactly this instance's self-signed certificate."""
+        return ssl.create_default_context(cafile=str(self.cert_path))
 
     def start(self, timeout: float = 15.0) -> None:
         """Start `dovecot -F -c CONF` and wait until the IMAP port greets."""

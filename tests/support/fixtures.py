@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemon.mailbox import ImapEndpoint
-from tests.support.dovecot import DOVECOT_BINARY, Dovecot
+from tests.support.dovecot import DOVECOT_BINARY, OPENSSL_BINARY, Dovecot
 from tests.support.need import missing
 from tests.support.postgres import PostgresUnavailable, fresh_database
 from tests.support.smtp import SmtpSink
@@ -31,13 +31,16 @@ class ImapAccount:
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     """One private Dovecot for the whole session; tests isolate themselves by user (imap_account)."""
     if not os.path.exists(DOVECOT_BINARY):
         missing(f"Dovecot is not installed ({DOVECOT_BINARY}; apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         missing("the private Dovecot instance needs root (it switches to dovenull/dovecot/nobody)")
-    server = Dovecot(root=tmp_path_factory.mktemp("dovecot"))
+    # TLS (imaps + STARTTLS with a self-signed certificate) when openssl can make the certificate.
+    # Its own mkdtemp root, not pytest's basetemp: concurrent pytest runs prune each other's
+    # old basetemp directories, which would pull the users and maildirs from under the server.
+    server = Dovecot(tls=os.path.exists(OPENSSL_BINARY))
     server.start()
     yield server
     server.remove()
@@ -61,13 +64,13 @@ def imap_account(dovecot: Dovecot) -> ImapAccount:
 
 
 @pytest.fixture
-def private_dovecot(tmp_path: Path) -> Iterator[Dovecot]:
+def private_dovecot() -> Iterator[Dovecot]:
     """A Dovecot of this test's own, for tests that stop, restart or break the server."""
     if not os.path.exists(DOVECOT_BINARY):
         missing(f"Dovecot is not installed ({DOVECOT_BINARY}; apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         missing("the private Dovecot instance needs root (it switches to dovenull/dovecot/nobody)")
-    server = Dovecot(root=tmp_path / "dovecot")
+    server = Dovecot()
     server.start()
     yield server
     server.remove()
