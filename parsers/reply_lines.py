@@ -43,7 +43,7 @@ _ATTRIBUTION_WROTE = re.compile(
 # These need a digit (the date), checked in code: one lazy gap instead of two keeps the match linear.
 _ATTRIBUTION_DATED = re.compile(
     r"^[\s>*]*\S.{0,500}?<\s?[^<>@\s]{1,100}@[^<>\s]{1,200}\s?>[\s:]*$"
-    r"|^[\s>*]*\S.{0,500}?\sот\s[^\s@]{1,100}@[^\s:]{1,200}\s?:$",
+    r"|^[\s>*]*\S.{0,500}?\sот\s.{0,100}?[^\s@<]{1,100}@[^\s:>]{1,200}>?\s?:$",
     re.IGNORECASE,
 )
 
@@ -59,6 +59,8 @@ _ATTRIBUTION_PATTERNS = (
     r"^[\s>*]*(?:begin\s+forwarded\s+message|начало\s+переадресованного\s+сообщения|"
     r"начало\s+пересылаемого\s+сообщения|début\s+du\s+message\s+transféré|"
     r"anfang\s+der\s+weitergeleiteten\s+nachricht)\s*:",
+    # The Bat!: «Вы писали 3 декабря 2026 г., 10:00:45:», «You wrote 3 December 2026, 10:00:45:»
+    r"^[\s>]*(?:вы\s+писали|you\s+wrote)\s[^:]{0,60}\d.{0,80}:$",
     # «2016-03-03 17:21 GMT+01:00 Some One»
     r"^[\s>]*20\d\d-\d\d-\d\d\s+\d\d?:\d\d\s+GMT[+-]\d\d:\d\d\s+\S.{0,200}$",
     # «在 2016年3月3日 … 写道：»
@@ -71,7 +73,7 @@ _ATTRIBUTION = re.compile("|".join(f"(?:{p})" for p in _ATTRIBUTION_PATTERNS), r
 # Header names of a quoted header block (Outlook «От: … Отправлено: … Кому: … Тема: …» and the like).
 _HEADER_NAMES = (
     "from|sent|date|to|cc|bcc|reply-to|subject|"
-    "от|отправлено|дата|кому|копия|тема|"
+    "от|от кого|отправитель|отправлено|отправленные|дата|кому|копия|тема|"
     "von|gesendet|datum|an|betreff|de|envoyé|à|objet|para|asunto|enviado|fecha|"
     "da|inviato|data|oggetto|van|verzonden|aan|onderwerp|fra|sendt|til|emne|från|skickat|till|ämne|"
     "od|wysłano|do|temat|kopia|发件人|发送时间|收件人|主题|抄送"

@@ -130,3 +130,37 @@ def test_split_reply_never_raises(text: str) -> None:
 def test_split_reply_never_raises_on_marker_soup(lines: list[str]) -> None:
     parts = split_reply("\n".join(lines))
     assert len(parts.new_text) <= len("\n".join(lines))
+
+
+# --- variants of Russian clients that the fixtures do not show --------------------------------------
+
+VARIANTS = {
+    "mail.ru, quoted attribution": (
+        "Согласовано.\n\n\n>Четверг, 3 декабря 2026, 10:00 +03:00 от Петрова Анна <a.petrova@cur12.ru>:\n>\n>Текст",
+        "",
+    ),
+    "mail.ru mobile, address without brackets": (
+        "Согласовано.\n\nОтправлено из мобильной Почты Mail.ru\n\n\n"
+        "четверг, 03 декабря 2026г., 10:00 +03:00 от Петрова Анна  a.petrova@cur12.ru :\n\n>Текст",
+        "Отправлено из мобильной Почты Mail.ru",
+    ),
+    "The Bat!": (
+        "Согласовано.\n\n-- \nС уважением,\n Иван  mailto:ivanov@volzhsk.ru\n\n"
+        "Вы писали 3 декабря 2026 г., 10:00:45:\n\n> Текст",
+        "С уважением,\n Иван  mailto:ivanov@volzhsk.ru",
+    ),
+    "Zimbra": (
+        'Согласовано.\n\n----- Исходное сообщение -----\nОт: "Петрова Анна" <a.petrova@cur12.ru>\n'
+        'Кому: "Иванов" <ivanov@volzhsk.ru>\nОтправленные: Четверг, 3 Декабрь 2026 г 10:00:00\nТема: Пост\n\nТекст',
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("client", VARIANTS)
+def test_client_variants(client: str) -> None:
+    body, signature = VARIANTS[client]
+    parts = split_reply(body)
+    assert parts.new_text == "Согласовано."
+    assert parts.signature == signature
+    assert parts.quoted.endswith("Текст")
