@@ -180,6 +180,22 @@ def test_no_remarks_is_an_approval(text: str) -> None:
     assert classify(cur_reply(text)).kind == Kind.CUR_APPROVAL
 
 
+@pytest.mark.parametrize(
+    "text", ["Прошу согласовать текст с главой и прислать снова.", "Ок", "Необходимо согласовать с юристами."]
+)
+def test_asking_for_an_approval_or_a_bare_ok_is_not_an_approval(text: str) -> None:
+    assert classify(cur_reply(text)).kind != Kind.CUR_APPROVAL
+
+
+def test_a_request_that_mentions_a_publication_is_still_a_request() -> None:
+    pm = message(
+        from_addr="petrova@cur12.example.org",
+        subject="Запрос",
+        text="По публикации о ремонте моста прошу предоставить сведения о сроках работ в срок до 10.12.2026.",
+    )
+    assert classify(pm).kind == Kind.CUR_REQUEST
+
+
 def test_approval_words_outside_a_reply_do_not_approve() -> None:
     pm = message(from_addr="cur@example.org", subject="Информация", text="Согласовано.")
     assert classify(pm).kind != Kind.CUR_APPROVAL
