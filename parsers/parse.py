@@ -37,6 +37,14 @@ _BARE_ID = re.compile(r"[^\s,<>;]+@[^\s,<>;]+")
 _EMAIL = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+\.[^\s<>,;:\"()\[\]]+")
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 _BODY_TYPES = ("text/plain", "text/html")
+# One well-formed mailbox: `Name <a@b>`, `"Quoted, Name" <a@b>` or a bare `a@b` (names may be encoded words).
+_MAILBOX = (
+    r'\s*(?:({name}"(?:[^"\\]|\\.)*"|[^",<>;:@()\\\[\]]*?)\s*<({addr}[^<>\s@,;"()]+@[^<>\s@,;"()]+)>'
+    r'|({bare}[^<>\s@,;"()]+@[^<>\s@,;"()]+))\s*'
+)
+_SIMPLE_MAILBOX = re.compile(_MAILBOX.format(name="?P<name>", addr="?P<addr>", bare="?P<bare>"))
+_PLAIN_MAILBOX = _MAILBOX.format(name="?:", addr="?:", bare="?:")
+_SIMPLE_LIST = re.compile(rf"{_PLAIN_MAILBOX}(?:,{_PLAIN_MAILBOX})*,?\s*")
 _OBS_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
@@ -79,11 +87,15 @@ def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Addr
         return ()
     text = fix_8bit(value).replace("\r", "").replace("\n", " ")
     problems: list[dict] = []
-    try:
-        pairs = get_addresses(text, defects=problems, decode_names=True)
-    except Exception:  # mail-parser's recovery failing is a defect, not an error
-        pairs = []
-        problems.append({"reason": "address parser failed"})
+    if _SIMPLE_LIST.fullmatch(text):
+        # The common, well-formed case: a regex is ~20x cheaper than a structural parse.
+        pairs = [(m["name"] or "", m["addr"] or m["bare"]) for m in _SIMPLE_MAILBOX.finditer(text)]
+    else:
+        try:  # mail-parser's structural recovery for everything odd
+            pairs = get_addresses(text, defects=problems, decode_names=True)
+        except Exception:  # its failure is a defect, not an error
+            pairs = []
+            problems.append({"reason": "address parser failed"})
     if not any(addr for _, addr in pairs):
         decoded = decode_words(text)
         pairs = [(n, a) for n, a in getaddresses([decoded]) if "@" in a]
@@ -96,6 +108,8 @@ def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Addr
         addr = clean_line(addr).strip("<>").lower()
         if not addr:
             continue
+        if len(name) > 1 and name[0] == name[-1] == '"':
+            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         name = clean_line(decode_words(name)).strip("\"' ")
         if name.lower() == addr:
             name = ""
