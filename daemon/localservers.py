@@ -24,6 +24,7 @@ from pymap.backend.dict.mailbox import MailboxData, MailboxSet
 from pymap.imap import IMAPServer
 from pymap.parsing.specials import ObjectId
 from pymap.parsing.specials.flag import Flag, Wildcard
+from pymap.user import Passwords, UserMetadata
 from pysasl.hashing import BuiltinHash
 
 DEMO_USER = "adm"
@@ -127,7 +128,8 @@ class _ImapThread:
             hash_context=BuiltinHash(rounds=1000),
         )
         login = Login(config)
-        await DictBackend._add_demo_user(config, login)
+        hashed = await Passwords(config).hash_password(self.password)
+        await login.demo_user_identity.set(UserMetadata(config, DEMO_USER, password=hashed))
         mailbox_set = _KeywordMailboxSet()
         for folder in DEMO_FOLDERS:
             await mailbox_set.add_mailbox(folder)
