@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from parsers import Kind, ParsedMessage, classify, parse_message
 from parsers.model import Address, ForwardedMessage
@@ -71,6 +73,7 @@ def cur_reply(text: str, **fields) -> ParsedMessage:
         ("signal_vk.eml", Kind.CUR_SIGNAL),
         ("proposal.eml", Kind.CUR_PROPOSAL),
         ("approval.eml", Kind.CUR_APPROVAL),
+        ("approval_outlook_html.eml", Kind.CUR_APPROVAL),
         ("remarks.eml", Kind.CUR_REMARKS),
         ("request.eml", Kind.CUR_REQUEST),
         ("pos_notification.eml", Kind.APPEAL),
@@ -398,3 +401,29 @@ def test_labelled_email_line_is_not_the_street_address() -> None:
         text="Адрес электронной почты: a@b.example\nАдрес: ул. Мира, д. 1\nТекст: мусор",
     )
     assert classify(pm).address == "ул. Мира, д. 1"
+
+
+_addresses = st.sampled_from(
+    ["", "cur@example.org", "noreply@cur12.example.org", "petrov@kozmo.example", "x@mail.example", "mailer-daemon@a.b"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sender=_addresses,
+    subject=st.text(max_size=80),
+    text=st.text(max_size=600),
+    reply=st.booleans(),
+    auto=st.sampled_from([None, "no", "auto-generated", "auto-replied", "\x00"]),
+)
+def test_classify_never_raises(sender: str, subject: str, text: str, reply: bool, auto: str | None) -> None:
+    pm = message(
+        from_addr=sender,
+        subject=subject,
+        text=text,
+        auto_submitted=auto,
+        in_reply_to="<r@x>" if reply else None,
+    )
+    result = classify(pm)
+    assert result.kind in {k.value for k in Kind}
+    assert result.reasons
