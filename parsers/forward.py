@@ -29,6 +29,7 @@ MAX_LINE = 2_000  # a header line longer than this is not a header line
 # A header block starts within this many lines of the top of the text... or anywhere, but only the
 # first block counts: the outermost forward is the one the forwarder meant.
 BLOCK_MAX_LINES = 14
+DUMP_LOOKAROUND = 30  # lines looked at around a block for raw headers
 
 _INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u200e\u200f\u2060]")
 _RULE = re.compile(r"^[\s>]*[-_=]{10,}\s*$")
@@ -162,6 +163,8 @@ def _block_at(lines: list[str], i: int) -> _Block | None:
         bare = _QUOTE_PREFIX.sub("", line) if line.lstrip().startswith(">") else line
         if not bare.strip() or len(line) > MAX_LINE:
             break
+        if _RAW_HEADER.match(_flat(bare)):
+            return None  # «Message-ID:», «Received:» … : a header dump in a bounce, not a forward
         match = _header(line)
         field = LABEL_FIELDS.get(match.group(1).lower()) if match else None
         if field is not None and match is not None:
@@ -180,8 +183,30 @@ def _block_at(lines: list[str], i: int) -> _Block | None:
         return None
     if not ({Field.SUBJECT, Field.DATE, Field.TO} & fields.keys()):
         return None
+    if _raw_header_dump(lines, i, j):
+        return None
     start, forward_separator = _separator_above(lines, i)
     return _Block(start=start, end=j, fields=fields, quoted=quoted, forward_separator=forward_separator)
+
+
+# Headers that no client shows in a forward, but bounces and «show original» dumps do.
+_RAW_HEADER = re.compile(
+    r"^(?:message-id|received|return-path|mime-version|content-type|content-transfer-encoding|"
+    r"dkim-signature|delivered-to|x-[\w-]{1,60})\s?:",
+    re.IGNORECASE,
+)
+
+
+def _raw_header_dump(lines: list[str], start: int, end: int) -> bool:
+    """True when the block's paragraph holds raw RFC 5322 headers («Message-ID:», «Received:»):
+    a bounce's copy of the original headers, not a forward."""
+    top = start
+    while top > 0 and start - top < DUMP_LOOKAROUND and lines[top - 1].strip():
+        top -= 1
+    bottom = end
+    while bottom < len(lines) and bottom - end < DUMP_LOOKAROUND and lines[bottom].strip():
+        bottom += 1
+    return any(_RAW_HEADER.match(_flat(lines[k])) for k in range(top, bottom))
 
 
 def _wrapped_value(lines: list[str], j: int, field: Field) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.accuracy_text import ORIGINAL_SENDER, ORIGINAL_SUBJECT, forwarded_cases, forwarded_outcomes, share
+from parsers import parse_message
 from parsers.forward import find_forwarded
 from tests.support.need import corpora
 
@@ -65,3 +66,15 @@ def test_replies_in_the_corpus_are_not_forwards() -> None:
     assert len(replies) >= 10
     for case in replies:
         assert find_forwarded(case.body.read_text(encoding="utf-8"), case.subject) is None, case.name
+
+
+def test_bounces_copying_our_headers_are_not_forwards() -> None:
+    """A bounce quotes the original's From/To/Subject among raw headers: that is not a forward."""
+    bounces = sorted(corpora("bounces/bsd").iterdir())
+    assert len(bounces) > 600
+    forwards = [
+        path.name
+        for path in bounces
+        if (pm := parse_message(path.read_bytes())) and find_forwarded(pm.text, pm.subject) is not None
+    ]
+    assert len(forwards) <= len(bounces) // 100, forwards
