@@ -61,8 +61,20 @@ class _Compiled:
     kind_regexes: tuple[tuple[KindPatterns, tuple[re.Pattern[str], ...]], ...]
 
 
-@lru_cache(maxsize=8)
 def _compile(rules: ClassifierRules) -> _Compiled:
+    """Compiled regexes of the rules: cached when the rules are hashable (built by from_mapping)."""
+    try:
+        return _compile_cached(rules)
+    except TypeError:  # rules built by hand with lists inside: still work, just uncached
+        return _compile_now(rules)
+
+
+@lru_cache(maxsize=8)
+def _compile_cached(rules: ClassifierRules) -> _Compiled:
+    return _compile_now(rules)
+
+
+def _compile_now(rules: ClassifierRules) -> _Compiled:
     def union(patterns: tuple[str, ...]) -> re.Pattern[str]:
         return re.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!)", re.IGNORECASE | re.MULTILINE)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from daemon.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -259,3 +264,55 @@ class ClassifierRules:
     )
     # How much of the new text the keyword rules read: decisive words sit at the top.
     text_head_chars: int = 4096
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ClassifierRules:
+        """Rules from plain config data (a TOML table): lists become tuples, pattern tables KindPatterns.
+
+        `cur_patterns` is a list of tables with the KindPatterns fields; `channel_markers` is a table
+        {channel: [regex, …]} (order kept). Keys left out keep their defaults. A key that is not a
+        setting, or a regex that does not compile, raises ConfigError naming it.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown classifier setting(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "cur_patterns":
+                values[key] = tuple(
+                    KindPatterns(**{k: _frozen(v) for k, v in dict(item).items()}) for item in value
+                )
+            elif key == "channel_markers":
+                items = value.items() if isinstance(value, Mapping) else value
+                values[key] = tuple((str(channel), _frozen(patterns)) for channel, patterns in items)
+            else:
+                values[key] = _frozen(value)
+        rules = cls(**values)
+        rules.check_regexes()
+        return rules
+
+    def check_regexes(self) -> None:
+        """Compile every regex once, so that a typo in the config fails at start-up, not on a message."""
+        groups: list[tuple[str, tuple[str, ...]]] = [
+            ("bounce_subjects", self.bounce_subjects),
+            ("bounce_senders", self.bounce_senders),
+            ("bounce_body", self.bounce_body),
+            ("autoreply_subjects", self.autoreply_subjects),
+            ("autoreply_body", self.autoreply_body),
+            *((f"channel_markers.{ch}", pats) for ch, pats in self.channel_markers),
+            *((f"cur_patterns.{p.name}", (*p.regexes, *p.ignore)) for p in self.cur_patterns),
+        ]
+        for where, patterns in groups:
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"classifier regex in {where} does not compile: {pattern!r} ({exc})") from exc
+
+
+def _frozen(value: Any) -> Any:
+    """Lists (from TOML) as tuples, recursively, so that the rules stay hashable and immutable."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value

@@ -271,6 +271,35 @@ def test_configured_rules_replace_the_defaults() -> None:
     assert classify(pm).kind != Kind.CUR_APPROVAL  # not a ЦУР address under the defaults
 
 
+def test_rules_from_toml_like_data() -> None:
+    rules = ClassifierRules.from_mapping(
+        {
+            "cur_addresses": ["cur@gov.example"],
+            "cur_domains": [],
+            "case_tag": "KZM",
+            "channel_markers": {"pos": [r"(?i)решаем\s+вместе"]},
+        }
+    )
+    assert hash(rules)  # lists became tuples: the compiled regexes can be cached
+    pm = message(from_addr="cur@gov.example", subject="[KZM-3] Решаем вместе", text="Заявитель: Иванов")
+    result = classify(pm, rules)
+    assert (result.kind, result.channel) == (Kind.APPEAL, "pos")
+
+
+@pytest.mark.parametrize("data", [{"bounce_body": ["("]}, {"no_such_setting": 1}])
+def test_bad_rules_config_fails_at_start_up(data: dict) -> None:
+    from daemon.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        ClassifierRules.from_mapping(data)
+
+
+def test_rules_with_lists_still_classify() -> None:
+    rules = ClassifierRules(cur_addresses=["cur@gov.example"], cur_domains=[])  # type: ignore[arg-type]
+    pm = message(from_addr="cur@gov.example", subject="Re: x", in_reply_to="<a@b>", text="Согласовано")
+    assert classify(pm, rules).kind == Kind.CUR_APPROVAL
+
+
 def test_staff_forward_of_cur_mail_is_classified_as_the_cur_mail() -> None:
     original = ForwardedMessage(
         from_addr="cur@example.org",
