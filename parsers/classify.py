@@ -133,8 +133,12 @@ def _bounce_heuristic(f: _Facts) -> Outcome:
         or bool(c.bounce_senders.search(_local(f.sender)))
         or bool(f.sender_name and c.bounce_senders.search(f.sender_name))
     )
-    if (f.from_cur or f.from_staff) and not sender_sign:
-        return None  # a ЦУР or staff letter about «недоставленные» pensions is not a bounce
+    if f.from_cur or f.from_staff:
+        # The ЦУР's noreply systems send appeals whose text may say «сообщение не доставлено»:
+        # from our own counterparts only a real mailer daemon or postmaster writes bounces.
+        sender_sign = _is_mailer_daemon(f) or _local(f.sender) == "postmaster"
+        if not sender_sign:
+            return None
     subject_sign = bool(c.bounce_subjects.search(f.subject))
     if not (sender_sign or subject_sign):
         return None  # the body alone is never enough; skip the costly body search

@@ -381,6 +381,26 @@ def test_cur_letter_about_undelivered_mail_is_not_a_bounce() -> None:
     assert classify(pm).kind == Kind.CUR_REQUEST
 
 
+def test_pos_notification_quoting_a_delivery_failure_is_still_an_appeal() -> None:
+    pm = message(
+        from_addr="noreply@cur12.example.org",
+        auto_submitted="auto-generated",
+        subject="ПОС: сообщение не доставлено в управляющую компанию",
+        text="Госуслуги. Решаем вместе. Заявитель: Орлов П.\nТекст: ваше сообщение не дошло, user unknown",
+    )
+    assert classify(pm).kind == Kind.APPEAL
+
+
+def test_a_bounce_from_the_cur_mail_server_is_a_bounce() -> None:
+    pm = message(
+        from_addr="mailer-daemon@cur12.example.org",
+        return_path="",
+        subject="Undelivered Mail Returned to Sender",
+        text="This is the mail system at host cur12.example.org. User unknown.",
+    )
+    assert classify(pm).kind == Kind.BOUNCE
+
+
 def test_cur_appeal_without_a_channel_marker_gets_the_default_channel() -> None:
     pm = message(
         from_addr="cur@example.org",
