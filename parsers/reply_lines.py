@@ -111,6 +111,7 @@ _QUOTE = re.compile(r"^\s*>")
 
 
 _SPACES = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 
 
 def squeeze(line: str) -> str:
@@ -126,7 +127,7 @@ def is_attribution(line: str) -> bool:
     line = squeeze(line)
     if _ATTRIBUTION.match(line):
         return True
-    has_digit = any(ch.isdigit() for ch in line)
+    has_digit = bool(_DIGIT.search(line))
     if has_digit and "@" in line and _ATTRIBUTION_DATED.match(line):
         return True
     return (has_digit or "@" in line or " via " in line) and bool(_ATTRIBUTION_WROTE.match(line))
@@ -197,31 +198,38 @@ _ATTRIBUTION_OPENING = re.compile(r"^[\s>]*(?:on|am|le|el|il|em|op|den|dnia|w\s+
 def _wrapped_attribution_end(lines: list[str], i: int) -> int | None:
     """End (exclusive) of a wrapped attribution starting at line i, or None when there is none."""
     line = lines[i]
-    if (
-        not line
-        or len(line) >= MAX_LINE
-        or not any(ch.isdigit() for ch in line)
-        or _QUOTE.match(line)
-        or _HEADER.match(line)
-        or is_attribution(line)
-    ):
+    if not line or len(line) >= MAX_LINE or not _DIGIT.search(line) or _QUOTE.match(line):
         return None
     may_skip_blanks = bool(_ATTRIBUTION_OPENING.match(line))
-    raw = quoted = line.rstrip()
+    parts = [line.rstrip()]
+    length = len(parts[0])
+    first_line_checked = False
     for j in range(i + 1, min(i + 6, len(lines))):
         nxt = lines[j].strip()
         if not nxt:
             if may_skip_blanks:
                 continue
             return None
-        raw = f"{raw} {nxt}"
-        # A client may break «<a@b\n>:» so that the next line looks quoted: try with and without «>».
-        quoted = f"{quoted} {_CONTINUATION_PREFIX.sub('', nxt)}"
-        if len(raw) >= MAX_LINE:
+        parts.append(nxt)
+        length += len(nxt) + 1
+        if length >= MAX_LINE:
             return None
+        # Every wrapped attribution ends its last line with «:» or «>»: a cheap test before the patterns.
+        if nxt[-1] not in _ATTRIBUTION_ENDINGS:
+            continue
+        if not first_line_checked:
+            if _HEADER.match(squeeze(line)) or is_attribution(line):
+                return None
+            first_line_checked = True
+        raw = " ".join(parts)
+        # A client may break «<a@b\n>:» so that the next line looks quoted: try with and without «>».
+        quoted = " ".join([parts[0], *(_CONTINUATION_PREFIX.sub("", part) for part in parts[1:])])
         if is_attribution(raw) or is_attribution(quoted):
             return _with_short_tail(lines, j + 1, raw)
     return None
+
+
+_ATTRIBUTION_ENDINGS = frozenset(":：>")
 
 
 def _with_short_tail(lines: list[str], end: int, joined: str) -> int:
