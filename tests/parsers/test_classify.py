@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parsers import Kind, ParsedMessage, classify, parse_message
+from parsers.classify import street_address
 from parsers.model import Address, ForwardedMessage
 from parsers.rules import ClassifierRules
 
@@ -476,3 +477,20 @@ def test_classify_never_raises(sender: str, subject: str, text: str, reply: bool
     result = classify(pm)
     assert result.kind in {k.value for k in Kind}
     assert result.reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("на ул. Советская, д. 12 яма", "ул. Советская, д. 12"),
+        ("улица Ленина, 5 — нет света", "улица Ленина, 5"),
+        ("Советская ул., д. 12а/1, кв. 3", "Советская ул., д. 12а/1, кв. 3"),
+        ("г. Козьмодемьянск, ул. Гагарина, д. 7, кв. 3", "г. Козьмодемьянск, ул. Гагарина, д. 7, кв. 3"),
+        ("пер. Школьный, 3.", "пер. Школьный, 3"),
+        ("по ул. Лесной, 10:00 утра", "ул. Лесной"),
+        ("Адрес проблемы: двор за магазином «Магнит»\nул. Мира, д. 1", "двор за магазином «Магнит»"),
+        ("Здравствуйте, спасибо", None),
+    ],
+)
+def test_street_address(text: str, address: str | None) -> None:
+    assert street_address(text) == address
