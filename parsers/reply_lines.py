@@ -186,9 +186,23 @@ def join_wrapped_attributions(lines: list[str]) -> list[str]:
             i += 1
             continue
         parts = [lines[i].strip()] + [lines[j].strip() for j in range(i + 1, joined_upto)]
-        out.append(" ".join(part for part in parts if part))
+        out.extend(_split_sentence_from_attribution(" ".join(part for part in parts if part)))
         i = joined_upto
     return out
+
+
+# «… I will let you know then... Op 16 aug. 2014 05:13 schreef "x" <a@b> het volgende geschreven:»:
+# a phone wrapped the last sentence of the reply and the attribution into one paragraph.
+_MIDLINE_OPENING = re.compile(r"(?<=[.!?…])\s+(?=(?:on|am|le|el|il|em|op|den|dnia)\s.{0,40}\d)", re.IGNORECASE)
+
+
+def _split_sentence_from_attribution(joined: str) -> list[str]:
+    """[text, attribution] when an attribution starts after a sentence inside the joined line."""
+    for boundary in _MIDLINE_OPENING.finditer(joined):
+        tail = joined[boundary.end() :]
+        if is_attribution(tail):
+            return [joined[: boundary.start()], tail]
+    return [joined]
 
 
 # Attributions that begin like this may wrap over blank lines too («On …\n\n<\nmailto:…\n> wrote:»).
