@@ -26,8 +26,8 @@ from parsers.reply_lines import is_attribution
 
 MAX_TEXT_CHARS = 2_000_000
 MAX_LINE = 2_000  # a header line longer than this is not a header line
-# A header block starts within this many lines of the top of the text... or anywhere, but only the
-# first block counts: the outermost forward is the one the forwarder meant.
+# A quoted header block is at most this many lines. Only the first block in the text counts: the
+# outermost forward is the one the forwarder meant.
 BLOCK_MAX_LINES = 14
 DUMP_LOOKAROUND = 30  # lines looked at around a block for raw headers
 
@@ -41,8 +41,6 @@ _ATTRIBUTION_LEAD = re.compile(
     re.IGNORECASE,
 )
 _NAME_QUOTES = " \t\"'«»„“”<>()[],:"
-
-
 _SPACES = re.compile(r"\s+")
 
 
@@ -165,6 +163,9 @@ def _block_at(lines: list[str], i: int) -> _Block | None:
             break
         if _RAW_HEADER.match(_flat(bare)):
             return None  # «Message-ID:», «Received:» … : a header dump in a bounce, not a forward
+        if _IGNORED_HEADER.match(_flat(bare)):
+            j += 1  # Outlook's «Importance: High», «Вложения: акт.pdf» sit inside the block
+            continue
         match = _header(line)
         field = LABEL_FIELDS.get(match.group(1).lower()) if match else None
         if field is not None and match is not None:
@@ -193,6 +194,12 @@ def _block_at(lines: list[str], i: int) -> _Block | None:
 _RAW_HEADER = re.compile(
     r"^(?:message-id|received|return-path|mime-version|content-type|content-transfer-encoding|"
     r"dkim-signature|delivered-to|x-[\w-]{1,60})\s?:",
+    re.IGNORECASE,
+)
+
+
+_IGNORED_HEADER = re.compile(
+    r"^\**(?:importance|priority|attachments|важность|приоритет|вложения|wichtigkeit|anlagen)\**\s?:",
     re.IGNORECASE,
 )
 

@@ -189,3 +189,13 @@ def test_find_forwarded_never_raises(text: str, subject: str) -> None:
 def test_find_forwarded_never_raises_on_header_soup(lines: list[str], subject: str) -> None:
     found = find_forwarded("\n".join(lines), subject)
     assert found is None or "@" in found.from_addr or found.from_addr == ""
+
+
+def test_outlook_importance_and_attachments_lines_stay_inside_the_block() -> None:
+    text = (
+        "Зарегистрируйте.\n\nОт: Кузнецов Пётр <kuznetsov.p@yandex.ru>\nОтправлено: 2 декабря 2026 г. 18:40\n"
+        "Кому: Приёмная <priem@volzhsk.ru>\nТема: Мусор\nВажность: Высокая\nВложения: фото.jpg\n\nТекст обращения"
+    )
+    found = find_forwarded(text, "FW: Мусор")
+    assert found is not None
+    assert (found.subject, found.text, found.note) == ("Мусор", "Текст обращения", "Зарегистрируйте.")
