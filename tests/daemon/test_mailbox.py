@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ConfigError, MailboxAuthError, MailboxError, MailboxGone
-from daemon.mailbox import FetchedMessage, ImapEndpoint, Mailbox
+from daemon.mailbox import FetchedMessage, ImapEndpoint, Mailbox, _batches_by_size
 from tests.support.dovecot import free_loopback_port
 from tests.support.fixtures import new_account
 from tests.support.need import missing
@@ -39,6 +40,24 @@ def test_an_unreachable_port_is_mailbox_gone():
     endpoint = ImapEndpoint("127.0.0.1", free_loopback_port(), "none", "adm", "pw", timeout=3)
     with pytest.raises(MailboxGone):
         Mailbox(endpoint).connect()
+
+
+def test_a_server_that_never_greets_times_out_as_mailbox_gone():
+    # The kernel completes the TCP handshake for a listening socket nobody accepts from,
+    # so only the read timeout can end the wait for the IMAP greeting.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        endpoint = ImapEndpoint("127.0.0.1", silent.getsockname()[1], "none", "adm", "pw", timeout=0.5)
+        with pytest.raises(MailboxGone, match="timed out"):
+            Mailbox(endpoint).connect()
+
+
+def test_fetch_batches_are_bounded_by_count_and_bytes():
+    sizes = {1: 10, 2: 35_000_000, 3: 10, 4: 10, 5: 10}
+    # The oversized message travels alone; the others fill batches of at most three.
+    assert list(_batches_by_size([1, 2, 3, 4, 5], sizes, 3, 1_000_000)) == [[1], [2], [3, 4, 5]]
+    assert list(_batches_by_size([1, 3, 4, 5], sizes, 2, 1_000_000)) == [[1, 3], [4, 5]]
 
 
 def test_plaintext_to_a_remote_host_is_refused():
