@@ -11,6 +11,8 @@ MAX_VALUE_CHARS = 4_000
 
 # Outlook pastes «a@b<mailto:a@b>» and «Name<mailto:a@b>»: the mailto copy adds nothing.
 _MAILTO_COPY = re.compile(r"<mailto:[^<>\s]{1,300}>", re.IGNORECASE)
+# HTML turned into text writes a mailto link as «[a@b](mailto:a@b)»: keep the link text.
+_MARKDOWN_MAILTO = re.compile(r"\[([^\[\]\n]{1,300})\]\(mailto:[^()\s]{1,300}\)", re.IGNORECASE)
 _ADDRESS_TOKEN = re.compile(
     rf"<\s*(?:mailto:)?(?P<angle>{EMAIL})\s*>|\[\s*(?:mailto:)?(?P<square>{EMAIL})\s*\]|(?P<bare>{EMAIL})",
     re.IGNORECASE,
@@ -20,7 +22,7 @@ _NAME_JUNK = " \t,;:\"'<>[]()"
 
 def parse_mailboxes(value: str) -> list[Address]:
     """Every mailbox in a header value, in order; a name without an address gives Address(email="")."""
-    value = _MAILTO_COPY.sub("", (value or "")[:MAX_VALUE_CHARS])
+    value = _MAILTO_COPY.sub("", _MARKDOWN_MAILTO.sub(r"\1", (value or "")[:MAX_VALUE_CHARS]))
     tokens = list(_ADDRESS_TOKEN.finditer(value))
     if not tokens:
         name = _clean_name(value)
@@ -42,6 +44,9 @@ def parse_mailboxes(value: str) -> list[Address]:
         skip_next_name = False
         if "@" in name or name.lower() == email:
             name = ""
+        if mailboxes and mailboxes[-1].email == email and email:
+            previous_end = token.end()
+            continue  # the same address twice in a row is one mailbox
         mailboxes.append(Address(email=email, name=name))
         previous_end = token.end()
     return mailboxes

@@ -25,6 +25,7 @@ NOTE_START = "Прошу зарегистрировать обращение и 
 FORWARDS = [
     # (fixture, the original's To as the client quoted it)
     ("outlook_ru_forward_appeal.eml", [("priem@volzhsk.ru", "Приёмная администрации")]),  # windows-1251 QP
+    ("outlook_ru_html_forward_appeal.eml", [("priem@volzhsk.ru", "Приёмная администрации")]),  # HTML only
     ("gmail_ru_forward_appeal.eml", [("priem.volzhsk@gmail.com", "")]),  # «---------- Forwarded message»
     ("thunderbird_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # «Перенаправленное сообщение»
     ("yandex_ru_forward_appeal.eml", []),  # separator + «02.12.2026, 18:40, "Name" <a@b>:»
@@ -157,6 +158,10 @@ def test_mailbox_lists_as_clients_quote_them() -> None:
         Address("ivanov@volzhsk.ru", "Иванов")
     ]
     assert parse_mailboxes("Кузнецов Пётр") == [Address("", "Кузнецов Пётр")]
+    # HTML converted to text: «<[a@b](mailto:a@b)>»
+    assert parse_mailboxes("Приёмная <[priem@volzhsk.ru](mailto:priem@volzhsk.ru)>") == [
+        Address("priem@volzhsk.ru", "Приёмная")
+    ]
 
 
 @settings(max_examples=300, deadline=None)
