@@ -398,17 +398,20 @@ def _facts(pm: ParsedMessage, rules: ClassifierRules) -> _Facts:
     from_staff = not from_cur and _is_staff(sender, rules)
     fwd = pm.forwarded
     cur_via_staff = from_staff and fwd is not None and _is_cur((fwd.from_addr or "").lower(), rules)
-    if cur_via_staff and fwd is not None:
-        head = f"{fwd.subject}\n{fwd.text}"
-    else:
-        head = f"{subject}\n{pm.new_text.strip() or pm.text}"
-    head = head[: rules.text_head_chars]
     is_reply = bool(
         pm.in_reply_to
         or pm.references
         or _REPLY_PREFIX.match(subject)
         or find_case_numbers(subject, rules.case_tag, rules.old_case_tags)
     )
+    if cur_via_staff and fwd is not None:
+        head = f"{fwd.subject}\n{fwd.text}"
+    else:
+        body = pm.new_text.strip() or pm.text.strip()
+        # The subject of a reply is usually our own, echoed back («Re: [CUR-12] Проект комментария»):
+        # only the new text speaks for the sender, unless there is none.
+        head = body if is_reply and body else f"{subject}\n{body}"
+    head = head[: rules.text_head_chars]
     return _Facts(
         pm=pm,
         rules=rules,
@@ -470,7 +473,7 @@ def _is_mailer_daemon(f: _Facts) -> bool:
 
 def _channel(f: _Facts) -> str | None:
     """The first channel whose marker occurs in the subject, sender name or text head."""
-    haystack = f"{f.sender_name}\n{f.head}"
+    haystack = f"{f.sender_name}\n{f.subject}\n{f.head}"
     for channel, patterns in f.compiled.channels:
         for pattern in patterns:
             if pattern.search(haystack):

@@ -45,3 +45,11 @@ def test_human_mail_with_an_attached_message_is_not_a_bounce() -> None:
     result = classify(pm)
     assert result.kind not in {"bounce", "auto_reply"}
     assert not result.no_auto_reply
+
+
+def test_every_matching_rule_is_recorded_not_only_the_first() -> None:
+    pm = parse_message((corpora("bounces") / "not" / "rb-issue-368-bug.eml").read_bytes())
+    result = classify(pm)
+    assert result.kind == "auto_reply"
+    assert result.reasons[0] == "auto-submitted-auto-replied"
+    assert "bounce-heuristic" in result.reasons  # it is a bounce notice too; the first hit decided

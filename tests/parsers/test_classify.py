@@ -495,3 +495,11 @@ def test_classify_never_raises(sender: str, subject: str, text: str, reply: bool
 )
 def test_street_address(text: str, address: str | None) -> None:
     assert street_address(text) == address
+
+
+def test_keywords_are_read_only_in_the_head_of_the_text() -> None:
+    filler = "Жители обсуждают ремонт моста через реку. " * 200  # about 8 KB
+    pm = cur_reply(filler + "Согласовано.")
+    result = classify(pm)
+    assert result.kind == Kind.UNKNOWN
+    assert classify(cur_reply("Согласовано. " + filler)).kind == Kind.CUR_APPROVAL
