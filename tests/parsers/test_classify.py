@@ -503,3 +503,8 @@ def test_keywords_are_read_only_in_the_head_of_the_text() -> None:
     result = classify(pm)
     assert result.kind == Kind.UNKNOWN
     assert classify(cur_reply("Согласовано. " + filler)).kind == Kind.CUR_APPROVAL
+
+
+def test_our_echoed_subject_does_not_classify_a_reply() -> None:
+    pm = cur_reply("Спасибо, получили.")  # subject: «Re: [CUR-12] Проект комментария»
+    assert classify(pm).kind == Kind.UNKNOWN
