@@ -1,15 +1,49 @@
-"""Act on a classified message: attach it to its case or open a new one, then hand it to the workflow."""
+"""Act on a classified message: attach it to its case or open a new one, then hand it to the case's workflow.
+
+Machine mail (bounces, auto-replies) and commands are only attached: bounces belong to the outbox,
+commands to the command handler, and an auto-reply must never set a workflow (or a loop) going.
+Mail for a closed case is attached and its assignee told; a fresh case is opened for it only when
+`[workflow] new_case_for_closed` is on (see `_new_case_for_closed`).
+"""
 
 from __future__ import annotations
 
+import logging
+from types import ModuleType
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.cases import NEVER_OPENS, OPENING_KIND, CaseKind, attach_message, open_case, record_event
 from daemon.db.models import Case, StoredMessage
+from daemon.errors import IllegalTransition
+from daemon.notices import contact_addresses
+from daemon.rules import classifier_rules
 from daemon.threader import ThreadOutcome
-from parsers import Classification, ParsedMessage
+from daemon.workflow import appeal, generic, refutation, request
+from daemon.workflow.machine import Inbound, refuse, send
+from daemon.workflow.states import CLOSED_STATES
+from parsers import Classification, ParsedMessage, classify, parse_message
 from parsers.threadkeys import normalize_subject
+
+log = logging.getLogger("curmail.dispatch")
+
+WORKFLOWS: dict[str, ModuleType] = {
+    CaseKind.REFUTATION: refutation,
+    CaseKind.REQUEST: request,
+    CaseKind.APPEAL: appeal,
+    CaseKind.GENERIC: generic,
+}
+
+# Kinds that are attached to their case but never drive a workflow (see the module docstring).
+ATTACH_ONLY = NEVER_OPENS
+
+
+def _new_case_for_closed(app: App) -> bool:
+    """`[workflow] new_case_for_closed` (default false); read defensively until the config section exists."""
+    section = getattr(app.settings, "workflow", None)
+    return bool(getattr(section, "new_case_for_closed", False))
 
 
 def dispatch(
@@ -20,17 +54,35 @@ def dispatch(
     classification: Classification,
     outcome: ThreadOutcome,
 ) -> Case | None:
-    """Thread the message into a case (or open one); return the case, or None for unthreaded machine mail."""
+    """Thread the message into a case (or open one) and run its workflow; None for unthreaded machine mail."""
     now = app.clock()
+    inbound = Inbound(row=row, pm=pm, classification=classification)
     if outcome.match is not None:
         case = outcome.match.case
         attach_message(session, case, row, at=now, how=outcome.match.how)
+        if classification.kind in ATTACH_ONLY:
+            return case
+        if case.state in CLOSED_STATES:
+            return _closed_case_mail(session, app, case, inbound)
+        _run(session, app, case, inbound, opening=False)
         return case
     if classification.kind in NEVER_OPENS:
         return None
+    case = _open(session, app, inbound)
+    if outcome.refused_tag is not None:
+        record_event(
+            session, case, action="tag_refused", at=now, actor=pm.from_addr or "unknown", message=row,
+            detail={"tag_case": outcome.refused_tag, "reason": "sender is not related to that case"},
+        )
+    _run(session, app, case, inbound, opening=True)
+    return case
+
+
+def _open(session: Session, app: App, inbound: Inbound) -> Case:
+    pm, classification, row = inbound.pm, inbound.classification, inbound.row
     kind = OPENING_KIND.get(classification.kind, CaseKind.GENERIC)
     counterpart = pm.forwarded.from_addr if kind is CaseKind.APPEAL and pm.forwarded else pm.from_addr
-    case = open_case(
+    return open_case(
         session,
         kind=kind,
         subject=pm.subject,
@@ -42,9 +94,52 @@ def dispatch(
         channel=classification.channel,
         publication_url=classification.publication_urls[0] if classification.publication_urls else None,
     )
-    if outcome.refused_tag is not None:
-        record_event(
-            session, case, action="tag_refused", at=now, actor=pm.from_addr or "unknown", message=row,
-            detail={"tag_case": outcome.refused_tag, "reason": "sender is not related to that case"},
-        )
-    return case
+
+
+def _run(session: Session, app: App, case: Case, inbound: Inbound, *, opening: bool) -> None:
+    """Hand the message to the workflow of the case's kind; an illegal move is recorded, never accepted."""
+    workflow = WORKFLOWS.get(case.kind)
+    if workflow is None:
+        return
+    try:
+        if opening:
+            workflow.on_open(session, app, case, inbound)
+        else:
+            workflow.on_message(session, app, case, inbound)
+    except IllegalTransition as exc:
+        refuse(session, app, case, action="illegal_transition", reason=str(exc), actor=inbound.sender or "unknown",
+               message=inbound.row, message_kind=inbound.kind)
+
+
+def _closed_case_mail(session: Session, app: App, case: Case, inbound: Inbound) -> Case:
+    """Mail for a closed case: the assignee is told; a new case is opened only when configured."""
+    record_event(session, case, action="mail_after_close", at=app.clock(), actor=inbound.sender or "unknown",
+                 message=inbound.row, detail={"kind": inbound.kind})
+    new_case: Case | None = None
+    if _new_case_for_closed(app) and inbound.kind not in ("command",):
+        new_case = _open(session, app, inbound)
+        record_event(session, case, action="followup_opened", at=app.clock(), detail={"new_case": new_case.id})
+        record_event(session, new_case, action="follows_closed_case", at=app.clock(), detail={"closed_case": case.id})
+        _run(session, app, new_case, inbound, opening=True)
+    told = case.assignee if case.assignee and case.assignee != inbound.sender else None
+    to = [told] if told else [a for a in contact_addresses(app) if a != inbound.sender]
+    send(session, app, case, kind="closed_case_mail", to=to,
+         context={"sender": inbound.sender or "(не указан)", "original_subject": inbound.pm.subject,
+                  "received_at": inbound.received_at, "text": inbound.new_text or inbound.pm.text.strip(),
+                  "outcome": case.outcome, "closed_at": case.closed_at,
+                  "new_case_tag": f"[{app.settings.organization.case_tag}-{new_case.id}]" if new_case else None},
+         dedupe_key=f"closed_case_mail:{case.id}:{inbound.row.id}")
+    return new_case or case
+
+
+def start_workflow(session: Session, app: App, case: Case, *, actor: str) -> None:
+    """Run the opening step of the case's (new) kind on its first message: used after a re-classification."""
+    first = session.scalars(
+        select(StoredMessage).where(StoredMessage.case_id == case.id).order_by(StoredMessage.id).limit(1)
+    ).first()
+    if first is None:
+        log.warning("case has no message to start its workflow from", extra={"case": case.id, "actor": actor})
+        return
+    pm = parse_message(first.raw)
+    inbound = Inbound(row=first, pm=pm, classification=classify(pm, classifier_rules(app.settings)))
+    _run(session, app, case, inbound, opening=True)

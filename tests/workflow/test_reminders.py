@@ -313,3 +313,20 @@ def test_time_spans_read_as_russian(minutes, text):
     from datetime import timedelta
 
     assert describe_span(timedelta(minutes=minutes)) == text
+
+
+def test_a_night_escalation_reaches_the_smtp_server_once(make_app, smtp_sink):
+    from daemon.sender import send_due_sync
+
+    app = make_app(msk(2026, 12, 4, 23, 30), smtp={"port": smtp_sink.port})
+    case_id = new_case(app, CaseKind.REFUTATION, opened_at=msk(2026, 12, 4, 23, 30))  # due Saturday 02:30
+    for _ in range(2):  # the daemon was down at T−60 and T−15; two ticks and two sender runs at 02:31
+        tick_at(app, msk(2026, 12, 5, 2, 31))
+        send_due_sync(app.sessions, app.settings, now=msk(2026, 12, 5, 2, 31).astimezone(UTC), owner="test")
+    delivered = smtp_sink.messages
+    assert sorted(r for m in delivered for r in m.rcpt_tos) == EVERYONE
+    for message in delivered:
+        parsed = email.message_from_bytes(message.raw, policy=policy.default)
+        assert parsed["Subject"].startswith(f"[KZM-{case_id}] Срок истёк:")
+        assert parsed["Auto-Submitted"] == "auto-generated"
+    assert len(events(app, case_id, "reminder_skipped")) == 2
