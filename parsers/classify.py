@@ -10,7 +10,7 @@ from functools import lru_cache
 from parsers import morph
 from parsers.model import Applicant, Classification, Kind, ParsedMessage
 from parsers.rules import ClassifierRules, KindPatterns
-from parsers.threadkeys import find_case_numbers, publication_urls
+from parsers.threadkeys import find_case_numbers, normalize_subject, publication_urls
 
 DEFAULT_RULES = ClassifierRules()
 
@@ -179,7 +179,8 @@ def _auto_reply(f: _Facts) -> Outcome:
 def _command(f: _Facts) -> Outcome:
     """Issue 5 grammar: the new text (or the subject) starts with a #command line."""
     first = next((line for line in (f.pm.new_text or f.pm.text).splitlines() if line.strip()), "")
-    for candidate in (first, normalize_command_subject(f.subject)):
+    subject = normalize_subject(f.subject, (f.rules.case_tag, *f.rules.old_case_tags))
+    for candidate in (first, subject):
         word = _command_word(candidate, f.rules.command_words)
         if word:
             return Kind.COMMAND, {}
@@ -521,16 +522,6 @@ def _command_word(line: str, words: tuple[str, ...]) -> str | None:
         return said
     first = said.split()[0]
     return first if first in known else None
-
-
-def normalize_command_subject(subject: str) -> str:
-    """The subject without reply prefixes, so that «Re: #статус 5» reads as a command line."""
-    s = subject or ""
-    while True:
-        m = _REPLY_PREFIX.match(s)
-        if not m:
-            return s
-        s = s[m.end() :]
 
 
 # ---------------------------------------------------------------- applicant and address

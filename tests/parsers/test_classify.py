@@ -240,8 +240,9 @@ def test_a_hashtag_is_not_a_command() -> None:
     assert classify(pm).kind == Kind.STAFF_REPLY
 
 
-def test_command_in_the_subject() -> None:
-    pm = message(from_addr="petrov@kozmo.example", subject="Re: #мои", text="")
+@pytest.mark.parametrize("subject", ["Re: #мои", "RE: [CUR-12] #Статус", "#отчёт квартал"])
+def test_command_in_the_subject(subject: str) -> None:
+    pm = message(from_addr="petrov@kozmo.example", subject=subject, text="")
     assert classify(pm).kind == Kind.COMMAND
 
 
