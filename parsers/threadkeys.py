@@ -184,7 +184,7 @@ def normalize_url(raw: str) -> str | None:
         for key, value in query:
             if key in ("w", "z") and _VK_POST.match(value.split("/")[0]):
                 return f"https://vk.com/{value.split('/')[0]}"
-        query = [(k, v) for k, v in query if k not in ("w", "z")]
+        query = []  # reply=, thread=, list=… point into the same post
     elif host == "t.me":
         segments = [s for s in path.split("/") if s]
         if segments and segments[0] == "s":
@@ -196,7 +196,7 @@ def normalize_url(raw: str) -> str | None:
             video = path.strip("/")
             path, query = "/watch", [("v", video)] if video else []
         else:
-            query = [(k, v) for k, v in query if k in ("v", "list")]
+            query = [(k, v) for k, v in query if k == "v"]
     elif host in ("dzen.ru", "instagram.com", "ok.ru", "twitter.com", "tiktok.com", "rutube.ru"):
         query = []
 

@@ -116,6 +116,7 @@ def test_message_refs_of_a_new_message_is_empty() -> None:
         ("https://m.vk.com/wall-123_456?utm_source=share&utm_medium=x", "https://vk.com/wall-123_456"),
         ("https://vk.ru/wall-123_456#comments", "https://vk.com/wall-123_456"),
         ("https://vk.com/club123?w=wall-123_456", "https://vk.com/wall-123_456"),
+        ("https://vk.com/wall-123_456?reply=789&thread=700", "https://vk.com/wall-123_456"),
         ("https://vk.com/kozmo_gorod?w=wall-123_456%2Fall", "https://vk.com/wall-123_456"),
         ("ссылка vk.com/wall-123_456, проверьте", "https://vk.com/wall-123_456"),
         ("https://t.me/kozmo_news/123", "https://t.me/kozmo_news/123"),
