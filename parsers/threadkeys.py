@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from parsers.model import ParsedMessage
 
 # Reply and forward prefixes of mail clients in many languages. Zammad's two-letter regex misses
-# «Ответ:», so the words are listed, longest first, and may be numbered: RE[3]:, Re(2):, Re^2:, RE*2.
+# «Ответ:», so whole words are listed; each may be numbered: RE[3]:, Re(2):, Re^2:, RE*2:.
 _PREFIX_WORDS = (
     "ответ", "пересл", "переслано", "отв", "на", "fwd", "fw", "fwrd", "re", "aw", "wg", "sv", "vs",
     "antw", "doorst", "tr", "rif", "ref", "rv", "enc", "res", "odp", "pd", "vl", "vb", "r", "ynt",
-    "i", "ha",
+    "i", "ha", "回复", "回覆", "答复", "转发", "轉寄",
 )
 _PREFIX = re.compile(
     r"^\s*(?:(?:" + "|".join(_PREFIX_WORDS) + r")\s*(?:\[\d+\]|\(\d+\)|\^\d+|\*\d+)?\s*[:：]\s*)+",
