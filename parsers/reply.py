@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parsers.reply_lines import LineKind, classify_lines, join_wrapped_attributions
+from parsers.reply_lines import GREETING, LineKind, classify_lines, join_wrapped_attributions
 
 # A reply body longer than this is cut before analysis: nobody types 2 MB of new text,
 # and bounding the input keeps every regex pass linear and cheap.
@@ -161,7 +161,7 @@ def _drop_leading_quoted(body: list[tuple[str, LineKind]]) -> tuple[list[tuple[s
             if in_attributed_quote:
                 taken.append(line)
             continue
-        seen_text = seen_text or kind is LineKind.TEXT
+        seen_text = seen_text or (kind is LineKind.TEXT and not GREETING.match(line))
         if in_attributed_quote and kind in (LineKind.QUOTE, LineKind.EMPTY):
             taken.append(line)
             continue

@@ -107,7 +107,15 @@ _SIGNATURE = re.compile(
 _MARKDOWN_LINK = re.compile(r"\[([^\]\n]{1,200})\]\([^)\n]{1,400}\)")
 
 _DELIMITER = re.compile(r"^\s*[-_,=+~#*ᐧ—–]+\s*$")
-_QUOTE = re.compile(r"^\s*>")
+# «> text», and The Bat!/Supercite initials: « ПА> text».
+_QUOTE = re.compile(r"^\s*(?:>|[^\W\d_]{1,3}>(?:\s|$))")
+# A greeting before an attribution is the client's template («Здравствуйте, Анна.» in The Bat!),
+# not an answer: the quote under it is then a bottom-posted quote.
+GREETING = re.compile(
+    r"^\s*(?:здравствуй\w*|добр\w+\s+(?:день|вечер|утро)|доброе\s+утро|привет\w*|уважаем\w+|"
+    r"коллеги|hello|hi|dear|good\s+(?:morning|afternoon|evening))\b.{0,60}$",
+    re.IGNORECASE,
+)
 
 
 _SPACES = re.compile(r"\s+")

@@ -164,3 +164,20 @@ def test_client_variants(client: str) -> None:
     assert parts.new_text == "Согласовано."
     assert parts.signature == signature
     assert parts.quoted.endswith("Текст")
+
+
+def test_the_bat_bottom_post_with_initials_quoting() -> None:
+    """The Bat!: «Здравствуйте, Анна.» template, «Вы писали …:», «ПА> » quotes, the answer below."""
+    pm = parse_message((CLIENTS / "thebat_ru_reply.eml").read_bytes())
+    expected = "Здравствуйте, Анна.\n\n" + DRAFT.split("\n\n", 1)[1]
+    assert _same_text(pm.new_text, expected), pm.new_text
+    assert pm.signature.startswith("С уважением,\n Иван")
+    parts = split_reply(pm.text)
+    assert parts.quoted.startswith("Вы писали 3 декабря 2026 г., 10:00:45:")
+    assert "ПА> " + QUOTED_PHRASE in parts.quoted
+
+
+def test_a_word_glued_to_a_bracket_is_not_a_quote() -> None:
+    assert split_reply("Итог>план: согласовано.\n\nПодробности завтра.").new_text == (
+        "Итог>план: согласовано.\n\nПодробности завтра."
+    )
