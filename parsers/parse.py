@@ -23,6 +23,7 @@ from mailparser.utils import get_addresses
 from parsers.attachments import is_tnef, make_attachment, part_filename, unpack_tnef
 from parsers.decode import clean_line, decode_bytes, decode_header_value, decode_words, fix_8bit
 from parsers.html_text import html_to_text
+from parsers.mimetree import fast_tree
 from parsers.model import Address, Attachment, ForwardedMessage, ParsedMessage
 from parsers.report import delivery_report
 
@@ -433,8 +434,12 @@ def _repair_header_names(raw: bytes) -> bytes | None:
     return head + raw[end:] if count else None
 
 
-def _tree(raw: bytes) -> tuple[Message, list[str]]:
+def _tree(raw: bytes, fast: bool = True) -> tuple[Message, list[str]]:
     """The MIME tree; when the stdlib recursion gives out (absurd nesting), the headers and a flat body."""
+    if fast:
+        quick = fast_tree(raw)
+        if quick is not None:
+            return quick, []
     try:
         message = _parser().parsebytes(raw)
         notes: list[str] = []
@@ -444,7 +449,7 @@ def _tree(raw: bytes) -> tuple[Message, list[str]]:
     if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in message.defects):
         repaired = _repair_header_names(raw)
         if repaired is not None:
-            message, _ = _tree(repaired)
+            message, _ = _tree(repaired, fast)
             notes.append("header names with a space before the colon repaired")
     return message, notes
 
@@ -484,13 +489,18 @@ def _minimal(raw: bytes, reason: str) -> ParsedMessage:
 
 def parse_message(raw: bytes) -> ParsedMessage:
     """Read one raw message. Never raises: whatever could not be read is named in `defects`."""
+    return _parse(raw, fast=True)
+
+
+def _parse(raw: bytes, fast: bool) -> ParsedMessage:
+    """parse_message, with the fast MIME splitter on or off (tests compare the two)."""
     if not isinstance(raw, bytes):
         try:
             raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
         except Exception:
             raw = b""
     try:
-        message, notes = _tree(raw)
+        message, notes = _tree(raw, fast)
         return _build(message, raw, 0, notes)
     except (Exception, RecursionError, MemoryError) as exc:
         first = f"message unreadable ({type(exc).__name__}: {str(exc)[:200]})"

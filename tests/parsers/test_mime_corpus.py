@@ -71,3 +71,10 @@ def test_parses_without_exception_or_hang(path: Path) -> None:
         assert pm.subject == truth["subject"]
     if "from" in truth:
         assert (pm.from_addr, pm.from_name) == truth["from"]
+
+
+@pytest.mark.parametrize("path", _eml_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fast_tree_agrees_with_full_parser(path: Path) -> None:
+    from tests.parsers.test_parse import fast_and_full_agree
+
+    fast_and_full_agree(path.read_bytes())

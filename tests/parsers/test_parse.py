@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.generate import generate_messages
 from parsers import ParsedMessage, parse_message
 from parsers.decode import decode_bytes, decode_words
+from parsers.mimetree import fast_tree
+from parsers.parse import _parse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "parse"
 MSK = timedelta(hours=3)
@@ -190,3 +193,41 @@ def test_decode_words_joins_split_multibyte_characters() -> None:
 def test_decode_bytes_leaves_western_text_alone() -> None:
     german = "Sehr geehrte Damen und Herren, mit freundlichen Grüßen aus Köln".encode("cp1252")
     assert decode_bytes(german, "iso-8859-1").text.endswith("Grüßen aus Köln")
+
+
+def comparable(pm: ParsedMessage) -> dict[str, object]:
+    """Fields that the fast and the full MIME tree must agree on (the full one may note more defects)."""
+    fields = {name: getattr(pm, name) for name in ParsedMessage.__slots__ if name != "defects"}
+    fields["text"] = pm.text.strip()
+    fields["new_text"] = pm.new_text.strip()
+    # an embedded message's bytes may differ by the final line ending the full parser keeps
+    fields["attachments"] = [
+        (a.filename, a.content_type) if a.content_type.startswith("message/") else a for a in pm.attachments
+    ]
+    fields["forwarded"] = None if pm.forwarded is None else (pm.forwarded.from_addr, pm.forwarded.subject,
+                                                             pm.forwarded.text.strip())
+    return fields
+
+
+def fast_and_full_agree(raw: bytes) -> bool:
+    """True when the fast tree was used and gave the same result as the stdlib feed parser."""
+    if fast_tree(raw) is None:
+        return False
+    assert comparable(_parse(raw, fast=True)) == comparable(_parse(raw, fast=False))
+    return True
+
+
+def test_fast_tree_matches_full_parser_on_fixtures() -> None:
+    used = [fast_and_full_agree(path.read_bytes()) for path in sorted(FIXTURES.glob("*.eml"))]
+    assert sum(used) >= 8  # well-formed fixtures take the fast path
+
+
+def test_fast_tree_matches_full_parser_on_generated_mail() -> None:
+    assert all(fast_and_full_agree(raw) for raw in generate_messages(40, seed=7))
+
+
+def test_fast_tree_declines_malformed_mime() -> None:
+    unclosed = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\r\ntext\r\n'
+    no_separator = b"Subject: x\r\nthis line is no header\r\n\r\nbody"
+    assert fast_tree(unclosed) is None and fast_tree(no_separator) is None
+    assert parse_message(unclosed).text == "text"

@@ -1,0 +1,124 @@
+"""Fast MIME tree for well-formed mail: boundaries found with bytes.find, headers read by the stdlib.
+
+The stdlib feed parser looks at every line of every part in Python, which makes a 150 KB base64
+attachment the most expensive thing in a message. Here only header blocks go through the stdlib
+(policy compat32, the same Message objects); bodies are cut at their boundaries by C-level search.
+Anything unusual (a missing boundary, a defect, a digest, a delivery report, deep nesting) gives
+None, and the caller uses the full stdlib parser, which knows every malformed case.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+from email.parser import Parser
+from email.policy import compat32
+
+MAX_FAST_DEPTH = 16
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_EMBEDDED = frozenset({"message/rfc822", "message/global"})
+_HEADERS = Parser(policy=compat32)
+
+
+class _Unsure(Exception):
+    """The input is not plainly well-formed: leave it to the full parser."""
+
+
+def fast_tree(raw: bytes) -> Message | None:
+    """The same compat32 tree as BytesParser would build for well-formed `raw`, or None when unsure."""
+    if raw.startswith(b"From "):  # an mbox separator line: the full parser knows what to do
+        return None
+    if raw.count(b"\r") != raw.count(b"\r\n"):
+        return None  # bare CR line endings, which the stdlib also splits lines on
+    try:
+        return _message(raw, 0)
+    except (_Unsure, RecursionError):
+        return None
+
+
+def _headers(head: bytes) -> Message:
+    message = _HEADERS.parsestr(head.decode("ascii", "surrogateescape"), headersonly=True)
+    if message.defects or message.get_payload():
+        raise _Unsure
+    return message
+
+
+def _message(raw: bytes, depth: int) -> Message:
+    if depth > MAX_FAST_DEPTH:
+        raise _Unsure
+    if raw.startswith((b"\r\n", b"\n")):
+        raise _Unsure  # a part without headers: rare, let the full parser decide its default type
+    end = _HEADER_END.search(raw)
+    if end is None:
+        raise _Unsure
+    message = _headers(raw[: end.end()])
+    body = raw[end.end() :]
+    ctype = message.get_content_type()
+    maintype = ctype.split("/", 1)[0]
+    if maintype == "multipart":
+        if ctype == "multipart/digest":
+            raise _Unsure  # children default to message/rfc822 there
+        boundary = message.get_boundary()
+        if not boundary:
+            raise _Unsure
+        preamble, chunks, epilogue = _split(body, b"--" + boundary.encode("ascii", "surrogateescape"))
+        message.preamble = preamble
+        message.epilogue = epilogue
+        message.set_payload([_message(chunk, depth + 1) for chunk in chunks])
+    elif maintype == "message":
+        if ctype not in _EMBEDDED:
+            raise _Unsure  # delivery-status blocks and the rest: the full parser's business
+        message.set_payload([_message(body, depth + 1)])
+    else:
+        message.set_payload(body.decode("ascii", "surrogateescape"))
+    return message
+
+
+def _eol_before(data: bytes, index: int) -> int:
+    """Index where the line ending just before `index` starts (the delimiter owns that line ending)."""
+    if data[index - 2 : index] == b"\r\n":
+        return index - 2
+    if data[index - 1 : index] == b"\n":
+        return index - 1
+    return index
+
+
+def _split(body: bytes, delimiter: bytes) -> tuple[str | None, list[bytes], str | None]:
+    """Preamble, part chunks and epilogue of a multipart body; _Unsure unless it closes properly."""
+    chunks: list[bytes] = []
+    start: int | None = None
+    preamble: str | None = None
+    pos = 0
+    size = len(body)
+    while True:
+        found = body.find(delimiter, pos)
+        if found < 0:
+            raise _Unsure  # no close delimiter
+        pos = found + 1
+        if found > 0 and body[found - 1] != 0x0A:
+            continue  # not at a line start
+        after = found + len(delimiter)
+        closing = body.startswith(b"--", after)
+        cursor = after + 2 if closing else after
+        while cursor < size and body[cursor] in (0x20, 0x09):
+            cursor += 1
+        if cursor < size and body[cursor] not in (0x0A, 0x0D):
+            continue  # "--boundary-and-more": text, not a delimiter
+        if body.startswith(b"\r\n", cursor):
+            line_end = cursor + 2
+        elif cursor < size:
+            line_end = cursor + 1
+        else:
+            line_end = cursor
+        if start is None:
+            if found:
+                preamble = body[: _eol_before(body, found)].decode("ascii", "surrogateescape")
+        else:
+            chunks.append(body[start : _eol_before(body, found)])
+        if closing:
+            if start is None or not chunks:
+                raise _Unsure
+            rest = body[line_end:]
+            return preamble, chunks, rest.decode("ascii", "surrogateescape") if rest else None
+        start = line_end
+        pos = line_end
