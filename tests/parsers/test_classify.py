@@ -158,7 +158,13 @@ def test_bounce_names_the_message_id_of_our_original() -> None:
 # ---------------------------------------------------------------- word forms and negation
 
 
-@pytest.mark.parametrize("text", ["Согласовано.", "Согласовываем.", "Текст согласован.", "согласовываю"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Согласовано.", "Согласовываем.", "Текст согласован.", "согласовываю", "Одобряем.", "Не возражаем.",
+        "Согласны с текстом", "Даём добро на публикацию",
+    ],
+)
 def test_approval_word_forms(text: str) -> None:
     assert classify(cur_reply(text)).kind == Kind.CUR_APPROVAL
 
@@ -171,6 +177,9 @@ def test_approval_word_forms(text: str) -> None:
         "Согласовано с замечаниями: уберите вторую фразу.",
         "Верните на доработку.",
         "Прошу доработать текст.",
+        "Уберите последний абзац, остальное согласовано.",
+        "Не согласны с формулировкой.",
+        "Отклоняем.",
     ],
 )
 def test_remarks_win_over_approval(text: str) -> None:
