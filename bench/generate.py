@@ -207,7 +207,7 @@ def _attribution(rng: random.Random, client: str, who: tuple[str, str], when: da
 
 
 def _qp(data: bytes) -> bytes:
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+    return binascii.b2a_qp(data.replace(b"\r\n", b"\n"), istext=True).replace(b"\n", b"\r\n")
 
 
 def _b64(data: bytes) -> bytes:
