@@ -38,6 +38,12 @@ def make_engine(url: str) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin(conn) -> None:
+            # IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout)
+            # instead of failing when a read transaction later tries to write.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)

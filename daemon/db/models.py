@@ -111,6 +111,9 @@ class Case(Base):
     __table_args__ = (
         Index("ix_case_next_action", "next_action_at"),
         Index("ix_case_state", "state"),
+        # Threading fallbacks look cases up by these; without indexes every message would scan all cases.
+        Index("ix_case_subject_counterpart", "normalized_subject", "counterpart"),
+        Index("ix_case_publication_url", "publication_url"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the case number in the tag [KZM-42]
     tenant: Mapped[str] = mapped_column(String(64), default="default")
@@ -127,7 +130,7 @@ class Case(Base):
     due_at: Mapped[datetime | None]
     due_assumed: Mapped[bool] = mapped_column(default=False)
     next_action_at: Mapped[datetime | None]  # earliest pending reminder/escalation: indexed, no scans
-    publication_url: Mapped[str | None] = mapped_column(Text)
+    publication_url: Mapped[str | None] = mapped_column(String(1000))  # indexed: keep under btree limits
     outcome: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
 

@@ -11,7 +11,6 @@ from daemon.db.models import Case, MailboxState, MessageStatus, StoredMessage
 from tests.support.env import CurmailEnv
 from tests.support.mail import appeal, cur_signal, make_message
 
-
 RECEIVED = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
 

@@ -35,7 +35,7 @@ def message_ids_in_db(env: CurmailEnv) -> list[str]:
         return list(session.scalars(select(StoredMessage.message_id)))
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
+def wait_until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -45,7 +45,9 @@ def wait_until(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def numbered(n: int) -> bytes:
-    return make_message(subject=f"Обращение {n}", body=f"Текст обращения номер {n}.", message_id=f"<load-{n}@mail.example>")
+    return make_message(
+        subject=f"Обращение {n}", body=f"Текст обращения номер {n}.", message_id=f"<load-{n}@mail.example>"
+    )
 
 
 def test_mail_arriving_while_the_daemon_runs_is_all_stored_once(env: CurmailEnv, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 17:49:12.757679
+Create Date: 2026-12-03 18:04:36.002574
 """
 
 import sqlalchemy as sa
@@ -35,14 +35,16 @@ def upgrade() -> None:
         sa.Column("due_at", daemon.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("due_assumed", sa.Boolean(), nullable=False),
         sa.Column("next_action_at", daemon.db.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("publication_url", sa.Text(), nullable=True),
+        sa.Column("publication_url", sa.String(length=1000), nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case")),
     )
     with op.batch_alter_table("case", schema=None) as batch_op:
         batch_op.create_index("ix_case_next_action", ["next_action_at"], unique=False)
+        batch_op.create_index("ix_case_publication_url", ["publication_url"], unique=False)
         batch_op.create_index("ix_case_state", ["state"], unique=False)
+        batch_op.create_index("ix_case_subject_counterpart", ["normalized_subject", "counterpart"], unique=False)
 
     op.create_table(
         "kv",
@@ -142,9 +144,7 @@ def upgrade() -> None:
         sa.Column("message_row_id", sa.Integer(), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_case_event_case_id_case")),
-        sa.ForeignKeyConstraint(
-            ["message_row_id"], ["message.id"], name=op.f("fk_case_event_message_row_id_message")
-        ),
+        sa.ForeignKeyConstraint(["message_row_id"], ["message.id"], name=op.f("fk_case_event_message_row_id_message")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_event")),
     )
     with op.batch_alter_table("case_event", schema=None) as batch_op:
@@ -172,7 +172,9 @@ def downgrade() -> None:
     op.drop_table("mailbox_state")
     op.drop_table("kv")
     with op.batch_alter_table("case", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_subject_counterpart")
         batch_op.drop_index("ix_case_state")
+        batch_op.drop_index("ix_case_publication_url")
         batch_op.drop_index("ix_case_next_action")
 
     op.drop_table("case")

@@ -1,0 +1,209 @@
+"""Intake benchmark: full intake vs bare imapclient FETCH + mail-parser parse, peak RSS, and IDLE latency.
+
+The mailbox is a private Dovecot on loopback holding a backlog of generated Russian office mail
+(bench/generate.py: ~30 KB each, 5 % with a 150 KB attachment, 25 % windows-1251). Every
+measurement runs in a child process of its own, so peak RSS is the child's and runs do not share
+caches. Figures are medians of several runs, each compared with the baseline measured in the same run.
+
+    python -m bench.intake [--n 10000] [--runs 3] [--latency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.common import Figure, print_table  # noqa: E402
+
+RECEIVED = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_baseline(port: int, user: str, password: str) -> dict[str, float]:
+    """Bare imapclient FETCH in batches of 200 plus mailparser.parse_from_bytes: the yardstick."""
+    import imapclient
+    import mailparser
+
+    start = time.perf_counter()
+    client = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=60)
+    client.login(user, password)
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search(["ALL"])
+    count = 0
+    for i in range(0, len(uids), 200):
+        data = client.fetch(uids[i : i + 200], ["BODY.PEEK[]", "RFC822.SIZE", "INTERNALDATE"])
+        for item in data.values():
+            mailparser.parse_from_bytes(item[b"BODY[]"])
+            count += 1
+    client.logout()
+    elapsed = time.perf_counter() - start
+    return {"count": count, "seconds": elapsed, "rate": count / elapsed, "rss_mb": _peak_rss_mb()}
+
+
+def child_intake(port: int, user: str, password: str, workdir: str) -> dict[str, float]:
+    """curmail's whole intake: fetch, store, parse, classify, thread, commit, flag."""
+    from sqlalchemy import func, select
+
+    from daemon.app import App
+    from daemon.config import parse_settings
+    from daemon.db.models import StoredMessage
+    from daemon.runner import Runner
+
+    settings = parse_settings({
+        "organization": {"name": "Администрация", "address": "adm@kozmo.example", "case_tag": "KZM"},
+        "mailbox": {"host": "127.0.0.1", "port": port, "security": "none", "username": user,
+                    "password": password, "timeout_seconds": 60},
+        "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"},
+        "database": {"url": f"sqlite:///{workdir}/curmail.db"},
+        "cur": {"addresses": ["cur@example.org"], "domains": ["cur12.example.org", "pos.gosuslugi.ru"]},
+        "state": {"directory": f"{workdir}/state"},
+        "staff": [{"name": "Контакт", "email": "ivanova@kozmo.example", "roles": ["contact"]}],
+    }, "<bench>")
+    app = App.open(settings)  # migrations before the clock starts: they are not intake
+    runner = Runner(app)
+    start = time.perf_counter()
+    runner.intake()
+    elapsed = time.perf_counter() - start
+    with app.sessions() as session:
+        count = session.scalar(select(func.count(StoredMessage.id)))
+    runner._close()
+    return {"count": count, "seconds": elapsed, "rate": count / elapsed, "rss_mb": _peak_rss_mb()}
+
+
+def _child(kind: str, *args: str) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.intake", "--child", kind, *args],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"child {kind} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _fresh_backlog(server, raws: list[bytes]) -> tuple[str, str]:
+    user = f"bench{time.monotonic_ns()}"
+    password = "bench-password"
+    server.add_user(user, password)
+    server.deliver_files(user, raws, mtime=RECEIVED)
+    return user, password
+
+
+def measure_throughput(server, raws: list[bytes], runs: int) -> tuple[list[dict], list[dict]]:
+    baselines, intakes = [], []
+    for _ in range(runs):
+        user, password = _fresh_backlog(server, raws)
+        baselines.append(_child("baseline", str(server.port), user, password))
+        user, password = _fresh_backlog(server, raws)
+        with tempfile.TemporaryDirectory() as workdir:
+            intakes.append(_child("intake", str(server.port), user, password, workdir))
+    return baselines, intakes
+
+
+def measure_latency(server, signals: int) -> list[float]:
+    """APPEND → committed case with the daemon running on IDLE; seconds per message."""
+    from sqlalchemy import create_engine, select
+
+    from bench.generate import generate_messages
+    from daemon.db.models import StoredMessage
+    from tests.support.settings import config_data, to_toml
+
+    user, password = _fresh_backlog(server, [])
+    with tempfile.TemporaryDirectory() as workdir:
+        db = f"sqlite:///{workdir}/curmail.db"
+        data = config_data(Path(workdir), imap_port=server.port, imap_user=user, imap_password=password,
+                           smtp_port=9, db_url=db)
+        data["mailbox"]["poll_interval_seconds"] = 600  # only IDLE may wake it: that is what we measure
+        config = Path(workdir) / "curmail.toml"
+        config.write_text(to_toml(data), encoding="utf-8")
+        env = {**os.environ, "CURMAIL_CONFIG": str(config)}
+        subprocess.run([sys.executable, "-m", "daemon.cli", "db", "upgrade"], env=env, cwd=REPO, check=True,
+                       capture_output=True)
+        log = (Path(workdir) / "daemon.log").open("wb")
+        daemon = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run"], env=env, cwd=REPO,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        engine = create_engine(db)
+        latencies: list[float] = []
+        try:
+            time.sleep(3)  # logged in and idling
+            for raw in generate_messages(signals, seed=7):
+                sent_at = time.time()
+                server.append(user, raw)
+                mid = raw.split(b"Message-ID:", 1)[1].split(b"\n", 1)[0].strip().decode()
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    with engine.connect() as conn:
+                        row = conn.execute(select(StoredMessage.status, StoredMessage.case_id).where(
+                            StoredMessage.message_id == mid)).first()
+                    if row is not None and row.status != "stored":
+                        latencies.append(time.time() - sent_at)
+                        break
+                    time.sleep(0.005)
+                else:
+                    latencies.append(float("inf"))
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+            engine.dispose()
+    return latencies
+
+
+def run(runs: int = 3, n: int = 10_000, latency_signals: int = 200) -> list[Figure]:
+    from bench.generate import generate_messages
+    from tests.support.dovecot import Dovecot
+
+    raws = list(generate_messages(n, seed=1))
+    small = raws[: max(1, n // 5)]
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as root, Dovecot(root=Path(root) / "dovecot") as server:
+        baselines, intakes = measure_throughput(server, raws, runs)
+        base_rate = statistics.median(b["rate"] for b in baselines)
+        intake_rate = statistics.median(i["rate"] for i in intakes)
+        figures.append(Figure(f"intake throughput, {n} msgs (msg/s)", intake_rate, base_rate, ">= 0.8x"))
+        figures.append(Figure("intake peak RSS (MB)", statistics.median(i["rss_mb"] for i in intakes),
+                              None, "<= 200 MB"))
+        _, small_intakes = measure_throughput(server, small, 1)
+        figures.append(Figure(f"intake peak RSS, {len(small)} msgs vs {n} (MB)",
+                              statistics.median(i["rss_mb"] for i in intakes), small_intakes[0]["rss_mb"],
+                              "~1.0x: no growth with the backlog"))
+        if latency_signals:
+            lat = sorted(measure_latency(server, latency_signals))
+            p95 = lat[int(0.95 * (len(lat) - 1))]
+            figures.append(Figure("IDLE latency APPEND -> committed case, p50 (s)", statistics.median(lat)))
+            figures.append(Figure("IDLE latency APPEND -> committed case, p95 (s)", p95, None, "<= 1 s"))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency", type=int, default=200, help="signals for the IDLE latency figure (0: skip)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+    if args.child == "baseline":
+        print(json.dumps(child_baseline(int(rest[0]), rest[1], rest[2])))
+        return
+    if args.child == "intake":
+        print(json.dumps(child_intake(int(rest[0]), rest[1], rest[2], rest[3])))
+        return
+    print_table(run(args.runs, args.n, args.latency), f"intake (median of {args.runs} runs)")
+
+
+if __name__ == "__main__":
+    main()
