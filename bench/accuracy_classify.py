@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import html.parser
 import itertools
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -186,6 +187,7 @@ def classify_speed(runs: int = 3) -> tuple[float, float]:
     """
     import mailparser
 
+    logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every unhandled part type
     raws = [p.read_bytes() for p in sorted((BOUNCES / "bsd").glob("*.eml"))]
     pms = [parse_message(raw) for raw in raws] + list(read_mbox(THREADING / "2010-January.txt.gz"))
 
