@@ -32,6 +32,7 @@ from daemon.workflow.machine import (
     update_data,
 )
 from parsers.deadline import extract_deadline
+from parsers.threadkeys import normalize_subject
 
 
 def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
@@ -82,13 +83,12 @@ def take_answer(session: Session, app: App, case: Case, inbound: Inbound) -> Non
         refutation.ask_for_text(session, app, case, inbound, what="ответ на запрос ЦУР")
         return
     data = case.data or {}
-    to = [data.get("cur_address") or case.counterpart or "", ]
-    if not to[0]:
-        to = list(app.settings.cur.addresses)
+    to = [data["cur_address"]] if data.get("cur_address") else list(app.settings.cur.addresses)
     context: dict[str, Any] = {
         "answer_text": inbound.new_text, "files": [a.filename for a in files],
         "request_text": data.get("request_text", ""), "cur_name": app.settings.cur.name,
         "author_name": staff_name(app.settings, inbound.sender),
+        "request_subject": normalize_subject(case.subject, (app.settings.organization.case_tag,)),
     }
     send(session, app, case, kind="request_answer", to=to, context=context, attachments=files, bulk=False,
          in_reply_to=data.get("origin_message_id"), dedupe_key=f"request_answer:{case.id}:{inbound.row.id}")

@@ -141,9 +141,11 @@ def header_of(row: OutboxMessage, name: str) -> str:
     return str(msg[name] or "")
 
 
-def make_settings(tmp_path: Path, db_url: str, **sections: dict[str, Any]) -> Settings:
+def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
+    tables = {k: v for k, v in sections.items() if isinstance(v, dict)}
     data = config_data(tmp_path, imap_port=143, imap_user="adm", imap_password="x", smtp_port=25, db_url=db_url,
-                       **sections)
+                       **tables)
+    data.update({k: v for k, v in sections.items() if not isinstance(v, dict)})  # e.g. staff=[...] replaces
     return parse_settings(data, tmp_path / "curmail.toml")
 
 
