@@ -2,6 +2,7 @@
 
 from parsers.classify import classify
 from parsers.deadline import extract_deadline
+from parsers.forward import find_forwarded
 from parsers.model import (
     Address,
     Applicant,
@@ -15,6 +16,7 @@ from parsers.model import (
     ParsedMessage,
 )
 from parsers.parse import parse_message
+from parsers.reply import ReplyParts, extract_reply, split_reply
 
 __all__ = [
     "Address",
@@ -27,11 +29,12 @@ __all__ = [
     "ForwardedMessage",
     "Kind",
     "ParsedMessage",
+    "ReplyParts",
     "classify",
     "extract_deadline",
+    "extract_reply",
+    "find_forwarded",
     "parse_message",
+    "split_reply",
 ]
 
-# The public functions are re-exported here as their modules land:
-# parse_message (parsers.parse), extract_reply (parsers.reply), classify (parsers.classify),
-# extract_deadline (parsers.deadline).
