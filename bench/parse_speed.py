@@ -23,10 +23,11 @@ def _classifier() -> Callable[[object], object] | None:
 
 
 def _rate(messages: Sequence[bytes], handle: Callable[[bytes], object]) -> float:
-    started = time.perf_counter()
+    # CPU time of this process: these machines are shared, and wall time counts the neighbours' work too.
+    started = time.process_time()
     for raw in messages:
         handle(raw)
-    return len(messages) / (time.perf_counter() - started)
+    return len(messages) / (time.process_time() - started)
 
 
 def run(runs: int = 5, n: int = 1000) -> list[Figure]:
@@ -56,4 +57,4 @@ def run(runs: int = 5, n: int = 1000) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    print_table(run(), title="parse speed vs bare mail-parser (medians of 5 runs)")
+    print_table(run(), title="parse speed vs bare mail-parser (CPU time, medians of 5 runs)")

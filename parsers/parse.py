@@ -284,9 +284,10 @@ class _Walk:
 
 def _readable_text(walk: _Walk) -> tuple[str, str | None]:
     html = "\n".join(walk.html) if walk.html else None
-    if walk.plain:
-        text = "\n\n".join(t.strip("\r\n") for t in walk.plain)
-    elif html is not None:
+    plain = "\n\n".join(t.strip("\r\n") for t in walk.plain)
+    if plain.strip() or (walk.plain and html is None):
+        text = plain
+    elif html is not None:  # no plain part, or an empty one beside real HTML (some Outlook builds)
         text, note = html_to_text(html)
         walk._note(note)
     else:

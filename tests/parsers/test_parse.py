@@ -231,3 +231,22 @@ def test_fast_tree_declines_malformed_mime() -> None:
     no_separator = b"Subject: x\r\nthis line is no header\r\n\r\nbody"
     assert fast_tree(unclosed) is None and fast_tree(no_separator) is None
     assert parse_message(unclosed).text == "text"
+
+
+def test_empty_plain_part_beside_html_uses_the_html() -> None:
+    raw = (b'From: a@b.ru\r\nContent-Type: multipart/alternative; boundary="a"\r\n\r\n'
+           b"--a\r\nContent-Type: text/plain\r\n\r\n\r\n--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+           b"<p>\xd0\x92\xd0\xb0\xd0\xb6\xd0\xbd\xd0\xbe</p>\r\n--a--\r\n")
+    assert parse_message(raw).text == "Важно"
+
+
+def test_huge_bodies_are_cut_not_choked_on() -> None:
+    line = "Прошу рассмотреть обращение о ремонте дороги по ул. Ленина, д. 5.\n"
+    plain = b"Subject: big\r\nContent-Type: text/plain\r\n\r\n" + (line * 60_000).encode("cp1251")
+    pm = parse_message(plain)
+    assert len(pm.text) <= 1024 * 1024 and pm.text.startswith("Прошу рассмотреть")
+    assert any("cut" in d for d in pm.defects)
+    html = b"Content-Type: text/html; charset=utf-8\r\n\r\n" + ("<p>" + line + "</p>").encode() * 12_000
+    pm = parse_message(html)
+    assert pm.text.startswith("Прошу рассмотреть")
+    assert any("beginning only" in d for d in pm.defects)
