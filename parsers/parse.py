@@ -15,16 +15,17 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_tz
-from functools import cache
 
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
 from parsers.attachments import is_tnef, make_attachment, part_filename, unpack_tnef
 from parsers.decode import clean_line, decode_bytes, decode_header_value, decode_words, fix_8bit
+from parsers.forward import find_forwarded
 from parsers.html_text import html_to_text
 from parsers.mimetree import fast_tree
 from parsers.model import Address, Attachment, ForwardedMessage, ParsedMessage
+from parsers.reply import split_reply
 from parsers.report import delivery_report
 
 MAX_DEPTH = 40  # MIME nesting we walk; deeper parts are dropped with a defect
@@ -299,31 +300,10 @@ def _readable_text(walk: _Walk) -> tuple[str, str | None]:
     return text, html
 
 
-# --- reply and forward extraction (other modules, imported lazily) --------------------------------
-
-
-@cache
-def _reply_splitter():
-    try:
-        from parsers.reply import split_reply
-    except ImportError:
-        return None
-    return split_reply
-
-
-@cache
-def _forward_finder():
-    try:
-        from parsers.forward import find_forwarded
-    except ImportError:
-        return None
-    return find_forwarded
+# --- reply and forward extraction (parsers.reply and parsers.forward) ---------------------------------
 
 
 def _split(text: str, defects: list[str]) -> tuple[str, str]:
-    split_reply = _reply_splitter()
-    if split_reply is None:
-        return text, ""
     try:
         parts = split_reply(text)
         return parts.new_text, parts.signature
@@ -333,9 +313,6 @@ def _split(text: str, defects: list[str]) -> tuple[str, str]:
 
 
 def _textual_forward(text: str, subject: str, defects: list[str]) -> ForwardedMessage | None:
-    find_forwarded = _forward_finder()
-    if find_forwarded is None:
-        return None
     try:
         return find_forwarded(text, subject)
     except Exception as exc:
