@@ -190,6 +190,7 @@ class SmtpSettings(_Secret):
 class DatabaseSettings(_Section):
     url: str = "sqlite:////var/lib/curmail/curmail.db"
     auto_migrate: bool = True
+    busy_timeout_seconds: float = Field(default=15, gt=0)  # SQLite: how long to wait for a lock
 
     @field_validator("url")
     @classmethod

@@ -16,7 +16,7 @@ from daemon.errors import StorageError
 SQLITE_BUSY_TIMEOUT_S = 15
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
     """Create the engine; for SQLite, create the parent folder and set the durability pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -25,7 +25,7 @@ def make_engine(url: str) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StorageError(f"cannot create the database folder for {parsed.database}: {exc}") from exc
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:
@@ -35,7 +35,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
