@@ -51,14 +51,15 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.config import Settings
@@ -74,11 +75,14 @@ RETRY_LIFETIME_HOURS = 120
 BATCH_SIZE = 100
 MAX_BATCHES_PER_RUN = 100
 CLAIM_LEASE_SECONDS = 900
+DURABLE_EVERY = 20  # letters between fsync'ed commits; bounds what a power loss can make us resend
 
 # Test hook: CURMAIL_CRASH_AT="point" or "point:N" SIGKILLs this process at the N-th pass of `point`.
 CRASH_ENV = "CURMAIL_CRASH_AT"
 CRASH_POINTS = ("after_claim", "before_data", "after_data", "after_commit")
 _crash_counts: dict[str, int] = {}
+
+OUTBOX = OutboxMessage.__table__
 
 # Batches this process is running now; a claim by this pid that is not here is left over from a crash.
 _live_batches: set[str] = set()
@@ -164,7 +168,46 @@ class _Run:
         self.report = SendReport()
         self.batch_size = int(_setting(settings, "batch_size", BATCH_SIZE))
         self.lease = timedelta(seconds=float(_setting(settings, "claim_lease_seconds", CLAIM_LEASE_SECONDS)))
+        self.durable_every = int(_setting(settings, "durable_every", DURABLE_EVERY))
+        self.since_durable = 0
+        self.lease_refreshed = clock()
         self.smtp: aiosmtplib.SMTP | None = None
+        engine = factory.kw["bind"]
+        self.sqlite = engine.dialect.name == "sqlite"
+        # SQLite: one connection of our own, so its `synchronous` pragma can change between units.
+        self.connection: Connection | None = engine.connect() if self.sqlite else None
+        self._synchronous = "FULL"
+
+    @contextmanager
+    def unit(self, *, durable: bool = True) -> Iterator[Session]:
+        """One transaction; `durable=False` skips the fsync, which only an OS crash or power loss can undo."""
+        if self.connection is not None:
+            self._sqlite_synchronous("FULL" if durable else "NORMAL")
+            with Session(bind=self.connection, expire_on_commit=False) as session, session.begin():
+                yield session
+        else:
+            with self.factory() as session, session.begin():
+                if not durable:
+                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                yield session
+        self.since_durable = 0 if durable else self.since_durable + 1
+
+    def _sqlite_synchronous(self, mode: str) -> None:
+        if self.connection is not None and self._synchronous != mode:
+            # Straight to the driver: through SQLAlchemy it would run inside the engine's BEGIN IMMEDIATE,
+            # and SQLite refuses to change the safety level inside a transaction.
+            cursor = self.connection.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA synchronous={mode}")
+            finally:
+                cursor.close()
+            self._synchronous = mode
+
+    def dispose(self) -> None:
+        if self.connection is not None:
+            self._sqlite_synchronous("FULL")  # the engine's setting, before anyone else could reuse it
+            self.connection.close()
+            self.connection = None
 
     # -- claims -------------------------------------------------------------------------------------
 
@@ -173,7 +216,7 @@ class _Run:
 
     def claim(self, batch: str) -> list[_Claimed]:
         now = self.clock()
-        with self.factory() as session, session.begin():
+        with self.unit() as session:
             query = (
                 select(OutboxMessage.id)
                 .where(
@@ -196,6 +239,7 @@ class _Run:
                 .values(claimed_by=batch, claimed_at=now)
                 .execution_options(synchronize_session=False)
             )
+            self.lease_refreshed = now
             rows = session.execute(
                 select(OutboxMessage.id, OutboxMessage.mail_from, OutboxMessage.recipients,
                        OutboxMessage.message_id, OutboxMessage.raw)
@@ -209,7 +253,7 @@ class _Run:
     def recover_dead_claims(self) -> None:
         """Release reserved rows of dead senders; mark their in-flight rows uncertain (see module doc)."""
         now = self.clock()
-        with self.factory() as session:
+        with self.unit() as session:
             rows = session.execute(
                 select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.claimed_by, OutboxMessage.claimed_at)
                 .where(OutboxMessage.status.in_([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
@@ -224,28 +268,31 @@ class _Run:
             else:
                 outcome = _Outcome(row.id, "uncertain", "отправка прервалась (процесс остановлен) после начала "
                                    "передачи письма; неизвестно, принял ли его сервер")
-            with self.factory() as session, session.begin():
+            with self.unit() as session:
                 if _apply(session, self.settings, outcome, self.clock(), expect_claim=row.claimed_by,
                           report=self.report):
                     self.report.recovered += 1
 
     # -- committing outcomes -------------------------------------------------------------------------
 
-    def commit(self, outcomes: list[_Outcome], batch: str, remaining: Sequence[int] = ()) -> None:
+    def commit(
+        self, outcomes: list[_Outcome], batch: str, remaining: Sequence[int] = (), *, final: bool = True
+    ) -> None:
+        """Write outcomes in one transaction; fsync'ed at the end of a batch and every `durable_every` letters."""
         if not outcomes:
             return
         now = self.clock()
-        with self.factory() as session, session.begin():
+        with self.unit(durable=final or self.since_durable + 1 >= self.durable_every) as session:
             for outcome in outcomes:
                 _apply(session, self.settings, outcome, now, expect_claim=batch, report=self.report)
-            if remaining:
+            if remaining and now - self.lease_refreshed > self.lease / 3:
                 # Refresh the lease of the rows still waiting in this batch, so no one thinks us dead.
                 session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(list(remaining)), OutboxMessage.claimed_by == batch)
+                    update(OUTBOX)
+                    .where(OUTBOX.c.id.in_(list(remaining)), OUTBOX.c.claimed_by == batch)
                     .values(claimed_at=now)
-                    .execution_options(synchronize_session=False)
                 )
+                self.lease_refreshed = now
         outcomes.clear()
 
     # -- SMTP ----------------------------------------------------------------------------------------
@@ -311,7 +358,7 @@ class _Run:
                 self.smtp = None
                 return False
             pending.append(_Outcome(row.id, "sending"))
-            self.commit(pending, batch, remaining)
+            self.commit(pending, batch, remaining, final=False)
             _crash_point("before_data")
             try:
                 await smtp.data(row.raw)
@@ -347,7 +394,7 @@ class _Run:
     # -- the Sent folder -------------------------------------------------------------------------------
 
     def append_copies(self, append_sent: Callable[[bytes], None]) -> None:
-        with self.factory() as session:
+        with self.unit() as session:
             ids = list(session.scalars(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.appended_to_sent.is_(False))
@@ -355,7 +402,7 @@ class _Run:
                 .limit(self.batch_size * MAX_BATCHES_PER_RUN)
             ))
         for row_id in ids:
-            with self.factory() as session:
+            with self.unit(durable=False) as session:
                 raw = session.scalar(select(OutboxMessage.raw).where(OutboxMessage.id == row_id))
             try:
                 append_sent(raw)
@@ -364,7 +411,7 @@ class _Run:
                 self.report.errors.append(f"копия письма №{row_id} не сохранена в «Отправленных»: {exc}")
                 log.warning("APPEND of outbox #%s to the Sent folder failed: %s", row_id, exc)
                 return
-            with self.factory() as session, session.begin():
+            with self.unit(durable=False) as session:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
                                 .values(appended_to_sent=True).execution_options(synchronize_session=False))
             self.report.appended += 1
@@ -405,24 +452,34 @@ def _backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(high, low * 2 ** max(0, attempts - 1)))
 
 
+def _owned_update(**values: Any) -> Any:
+    """A prepared UPDATE of one row still claimed by `:batch` (built once: statement building is costly)."""
+    return (update(OUTBOX)
+            .where(OUTBOX.c.id == bindparam("row_id"), OUTBOX.c.claimed_by == bindparam("batch"))
+            .values(**values))
+
+
+# Core statements on the table: the ORM's bulk-update machinery would cost more than the commit itself.
+_MARK_SENDING = _owned_update(status=OutboxStatus.SENDING.value, claimed_at=bindparam("at"))
+_RELEASE = _owned_update(status=OutboxStatus.QUEUED.value, claimed_by=None, claimed_at=None)
+_MARK_SENT = _owned_update(status=OutboxStatus.SENT.value, sent_at=bindparam("at"), claimed_by=None, last_error=None,
+                           attempts=OUTBOX.c.attempts + 1)
+_SIMPLE = {"sending": _MARK_SENDING, "release": _RELEASE, "sent": _MARK_SENT}
+
+
 def _apply(
     session: Session, settings: Settings, outcome: _Outcome, now: datetime, *, expect_claim: str,
     report: SendReport,
 ) -> bool:
     """Write one outcome if the row is still ours; alerts and audit in the same transaction."""
-    own = (OutboxMessage.id == outcome.row_id, OutboxMessage.claimed_by == expect_claim)
-    values: dict[str, Any]
-    if outcome.kind == "sending":
-        values = {"status": OutboxStatus.SENDING, "claimed_at": now}
-    elif outcome.kind == "release":
-        values = {"status": OutboxStatus.QUEUED, "claimed_by": None, "claimed_at": None}
-    elif outcome.kind == "sent":
-        values = {"status": OutboxStatus.SENT, "sent_at": now, "claimed_by": None, "last_error": None,
-                  "attempts": OutboxMessage.attempts + 1}
-    else:
+    statement = _SIMPLE.get(outcome.kind)
+    if statement is None:
+        own = (OutboxMessage.id == outcome.row_id, OutboxMessage.claimed_by == expect_claim)
         return _apply_problem(session, settings, outcome, now, own, report)
-    done = session.execute(update(OutboxMessage).where(*own).values(**values)
-                           .execution_options(synchronize_session=False)).rowcount == 1
+    params = {"row_id": outcome.row_id, "batch": expect_claim}
+    if outcome.kind != "release":
+        params["at"] = now
+    done = session.connection().execute(statement, params).rowcount == 1
     if done and outcome.kind == "sent":
         report.sent += 1
     elif done and outcome.kind == "release":
@@ -495,8 +552,8 @@ async def send_due(
 ) -> SendReport:
     """Send every due outbox row once (see the module docstring for the crash analysis)."""
     run = _Run(session_factory, settings, _Clock(now), owner)
-    run.recover_dead_claims()
     try:
+        run.recover_dead_claims()
         for _ in range(MAX_BATCHES_PER_RUN):
             batch = run.new_batch_id()
             _live_batches.add(batch)
@@ -511,10 +568,11 @@ async def send_due(
                     break
             finally:
                 _live_batches.discard(batch)
+        if append_sent is not None:
+            run.append_copies(append_sent)
     finally:
         await run.close()
-    if append_sent is not None:
-        run.append_copies(append_sent)
+        run.dispose()
     return run.report
 
 
