@@ -244,4 +244,6 @@ def clean_line(value: str) -> str:
 
 def decode_header_value(value: str) -> str:
     """A header value as a person reads it: 8-bit bytes and encoded words decoded, unfolded, one line."""
+    if value.isascii() and "=?" not in value and not _CONTROL.search(value):
+        return " ".join(value.split())  # the common case, and most of the headers (Received, DKIM, …)
     return clean_line(decode_words(fix_8bit(value)))

@@ -1,8 +1,9 @@
 """Fast MIME tree for well-formed mail: boundaries found with bytes.find, headers read by the stdlib.
 
 The stdlib feed parser looks at every line of every part in Python, which makes a 150 KB base64
-attachment the most expensive thing in a message. Here only header blocks go through the stdlib
-(policy compat32, the same Message objects); bodies are cut at their boundaries by C-level search.
+attachment the most expensive thing in a message. Here header blocks are split into fields by
+the stdlib's own compat32 policy (the same Message objects); bodies are cut at their boundaries by
+C-level search.
 Anything unusual (a missing boundary, a defect, a digest, a delivery report, deep nesting) gives
 None, and the caller uses the full stdlib parser, which knows every malformed case.
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import re
 from email.message import Message
-from email.parser import Parser
 from email.policy import compat32
 
 MAX_FAST_DEPTH = 16
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _EMBEDDED = frozenset({"message/rfc822", "message/global"})
-_HEADERS = Parser(policy=compat32)
+# A field name (printable ASCII but ":") and its colon; the feed parser's header line test.
+_HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+:")
 
 
 class _Unsure(Exception):
@@ -37,9 +38,25 @@ def fast_tree(raw: bytes) -> Message | None:
 
 
 def _headers(head: bytes) -> Message:
-    message = _HEADERS.parsestr(head.decode("ascii", "surrogateescape"), headersonly=True)
-    if message.defects or message.get_payload():
-        raise _Unsure
+    """Header block (without its final line ending) as the feed parser would store it: raw, unfolded later."""
+    message = Message()
+    lines = head.decode("ascii", "surrogateescape").split("\n")
+    current: list[str] = []
+    for index, line in enumerate(lines):
+        if index < len(lines) - 1:
+            line += "\n"
+        if line[:1] in (" ", "\t"):
+            if not current:
+                raise _Unsure  # the first header line is a continuation
+            current.append(line)
+            continue
+        if current:
+            message.set_raw(*compat32.header_source_parse(current))
+        if not _HEADER_NAME.match(line):
+            raise _Unsure  # not a header line: the full parser records the defect
+        current = [line]
+    if current:
+        message.set_raw(*compat32.header_source_parse(current))
     return message
 
 
@@ -51,7 +68,7 @@ def _message(raw: bytes, depth: int) -> Message:
     end = _HEADER_END.search(raw)
     if end is None:
         raise _Unsure
-    message = _headers(raw[: end.end()])
+    message = _headers(raw[: end.start()])
     body = raw[end.end() :]
     ctype = message.get_content_type()
     maintype = ctype.split("/", 1)[0]
