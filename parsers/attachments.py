@@ -25,7 +25,7 @@ def make_attachment(filename: str, content_type: str, content: bytes) -> Attachm
 def part_filename(part: Message) -> str:
     """The decoded file name of a MIME part, or "" when it has none."""
     try:
-        name = part.get_filename() or part.get_param("name") or ""
+        name = part.get_filename() or ""  # Content-Disposition filename, else Content-Type name
     except Exception:  # malformed parameters: the stdlib can trip on them; a missing name is fine
         return ""
     if not isinstance(name, str):  # a 3-tuple when RFC 2231 decoding was not applied
