@@ -110,6 +110,7 @@ def test_confirm_and_resend_follow_the_rules(env):
         (row,) = enqueue(session, settings, kind="send_failed", to=[OFFICIAL], context=FAILED_CONTEXT, case=case,
                          now=NOW)
         row.status = OutboxStatus.UNCERTAIN
+        session.flush()
         row_id, message_id = row.id, row.message_id
     with factory() as session, session.begin():
         assert confirm(session, row_id, now=NOW).status == OutboxStatus.SENT
@@ -133,6 +134,7 @@ def test_alerts_go_to_the_contact_and_never_about_an_alert(env):
     with factory() as session, session.begin():
         (row,) = enqueue(session, settings, kind="parked_alert", to=[OFFICIAL], context=PARKED_CONTEXT, now=NOW)
         row.attempts = 1
+        session.flush()
         alerts = alert_contact(session, settings, row=row, reason="failed", error="550 нет", now=NOW)
         assert [a.recipients for a in alerts] == [[CONTACT]]
         assert alerts[0].kind == "send_failed"

@@ -41,7 +41,7 @@ def put(factory, settings, to, *, with_case=False) -> list[tuple[int, str]]:
     with factory() as session, session.begin():
         case = new_case(session) if with_case else None
         rows = enqueue(session, settings, kind="parked_alert", to=to, context=CONTEXT, case=case, now=NOW)
-        return [(r.id, r.message_id) for r in rows]
+    return [(r.id, r.message_id) for r in rows]
 
 
 def rows_by_id(factory) -> dict[int, OutboxMessage]:
