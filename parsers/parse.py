@@ -1,8 +1,10 @@
 """parse_message(raw) -> ParsedMessage: the one reader of raw mail, and the only importer of mail-parser.
 
-The MIME tree is built once by the stdlib parser (policy compat32, about twice as fast as a full
-mail-parser run); mail-parser contributes its hardened address and date readers, which recover
-what the stdlib rejects. Nothing here raises: failures become entries in `defects`.
+The MIME tree is built once: by parsers.mimetree for well-formed mail (boundaries cut in C), else
+by the stdlib parser (policy compat32), which knows every malformed case. mail-parser contributes
+its hardened address and date readers for what the stdlib rejects; none of its objects leave this
+module. Reply and forward extraction run on the text here, so callers never parse twice.
+Nothing here raises: failures become entries in `defects`.
 """
 
 from __future__ import annotations
