@@ -1,0 +1,230 @@
+"""Acknowledgements, loop protection and bounces: what curmail does with a mail after the workflow saw it.
+
+* A new case from the ЦУР or a staff member gets a short acknowledgement with its tag and deadline
+  (`[acks] kinds`; appeals forwarded by the ЦУР get none unless `[acks] cur_appeals = true`).
+* Never an automatic answer to mail on the DESIGN.md list (`Classification.no_auto_reply`).
+* At most `[security] auto_mail_per_address_per_day` answers per address and day (counted in the
+  `kv` table per day and address), one acknowledgement per sender and case (a dedupe key); past the
+  limit the contact official is told once that day.
+* A bounce of our own letter marks its outbox row `delivery_failed_at` and tells the contact official:
+  an official comment that never reached the press service is an incident.
+
+`after_dispatch` is the one hook the pipeline calls after `dispatch`: commands, bounces,
+acknowledgements and calendar invitations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon import ics
+from daemon.app import App
+from daemon.cases import CaseKind, record_event
+from daemon.db.models import Case, KeyValue, OutboxMessage, StoredMessage
+from daemon.notices import contact_addresses
+from daemon.outbox import ALERT_KINDS, enqueue
+from daemon.threader import ThreadOutcome
+from parsers import Classification, ParsedMessage
+
+log = logging.getLogger("curmail.acks")
+
+DEFAULT_ACK_KINDS = (CaseKind.REFUTATION.value, CaseKind.REQUEST.value, CaseKind.APPEAL.value,
+                     CaseKind.GENERIC.value)
+DEFAULT_PER_DAY = 20
+# Letters about delivery problems themselves: a bounce of one of them alerts nobody (no recursion).
+QUIET_KINDS = frozenset({*ALERT_KINDS, "delivery_failed", "auto_mail_limit"})
+
+
+@dataclass(frozen=True, slots=True)
+class AckSettings:
+    """`[acks]`: which new cases are acknowledged (read defensively until the config model has the section)."""
+
+    enabled: bool = True
+    kinds: tuple[str, ...] = DEFAULT_ACK_KINDS
+    cur_appeals: bool = False  # appeals forwarded by the ЦУР: the citizen is not our correspondent here
+
+
+def ack_settings(app: App) -> AckSettings:
+    section = getattr(app.settings, "acks", None)
+    if section is None:
+        return AckSettings()
+    return AckSettings(
+        enabled=bool(getattr(section, "enabled", True)),
+        kinds=tuple(getattr(section, "kinds", DEFAULT_ACK_KINDS)),
+        cur_appeals=bool(getattr(section, "cur_appeals", False)),
+    )
+
+
+def per_day_limit(app: App) -> int:
+    return int(getattr(app.settings.security, "auto_mail_per_address_per_day", DEFAULT_PER_DAY))
+
+
+# ---------------------------------------------------------------- the hook
+
+
+def after_dispatch(
+    session: Session,
+    app: App,
+    row: StoredMessage,
+    pm: ParsedMessage,
+    classification: Classification,
+    outcome: ThreadOutcome,
+    case: Case | None,
+) -> Case | None:
+    """Run commands, settle bounces, acknowledge new cases, and keep calendar invitations current."""
+    from daemon import commands  # late: commands imports this module for the rate limit
+
+    kind = classification.kind
+    if kind == "command":
+        case = commands.execute(session, app, row, pm, classification, case)
+    elif kind == "bounce":
+        on_bounce(session, app, row, classification, case, pm)
+    elif case is not None and outcome.match is None and row.case_id == case.id:
+        acknowledge(session, app, case, row, pm, classification)
+    if case is not None:
+        ics.sync(session, app, case)
+    return case
+
+
+# ---------------------------------------------------------------- rate limit
+
+
+def _day(app: App, now: datetime) -> str:
+    return now.astimezone(app.settings.organization.zone).date().isoformat()
+
+
+def _kv_key(day: str, address: str) -> str:
+    key = f"automail:{day}:{address}"
+    if len(key) > 200:
+        key = f"automail:{day}:sha256:{hashlib.sha256(address.encode()).hexdigest()}"
+    return key
+
+
+def allow_auto_mail(session: Session, app: App, address: str, *, what: str) -> bool:
+    """Count one automatic answer to `address` today; False past the daily limit (the contact is told once)."""
+    address = address.strip().lower()
+    if not address:
+        return False
+    now = app.clock()
+    day = _day(app, now)
+    key = _kv_key(day, address)
+    entry = session.get(KeyValue, (key, app.tenant))
+    if entry is None:
+        entry = KeyValue(key=key, tenant=app.tenant, value={"count": 0, "told": False}, updated_at=now)
+        session.add(entry)
+    value = dict(entry.value or {})
+    limit = per_day_limit(app)
+    if value.get("count", 0) >= limit:
+        if not value.get("told"):
+            value["told"] = True
+            _tell_limit(session, app, address, day, limit, what)
+        entry.value, entry.updated_at = value, now
+        log.warning("auto-mail limit reached; not answering", extra={"address": address, "what": what})
+        return False
+    value["count"] = value.get("count", 0) + 1
+    entry.value, entry.updated_at = value, now  # assign a new dict: JSON columns track assignment
+    session.flush()
+    return True
+
+
+def _tell_limit(session: Session, app: App, address: str, day: str, limit: int, what: str) -> None:
+    to = [a for a in contact_addresses(app) if a != address]
+    if not to:
+        log.error("auto-mail limit reached and no other contact official to tell", extra={"address": address})
+        return
+    enqueue(session, app.settings, kind="auto_mail_limit", to=to,
+            context={"address": address, "limit": limit, "day": day, "what": what},
+            dedupe_key=f"auto_mail_limit:{day}:{hashlib.sha256(address.encode()).hexdigest()[:32]}",
+            now=app.clock())
+
+
+# ---------------------------------------------------------------- acknowledgements
+
+
+def acknowledge(
+    session: Session, app: App, case: Case, row: StoredMessage, pm: ParsedMessage, classification: Classification
+) -> bool:
+    """A short «принято» to the ЦУР or staff sender of a new case; True when one was enqueued."""
+    settings = app.settings
+    config = ack_settings(app)
+    sender = (pm.from_addr or "").lower()
+    from_cur = settings.is_cur_address(sender)
+    if not config.enabled or classification.no_auto_reply or not sender:
+        return False
+    if not (from_cur or settings.staff_by_email(sender) is not None):
+        return False  # citizens are answered by the appeal workflow, never by a robot
+    if case.kind not in config.kinds:
+        return False
+    if case.kind == CaseKind.APPEAL and from_cur and not config.cur_appeals:
+        return False
+    if sender in {case.assignee, *contact_addresses(app)}:
+        return False  # they already got the case's own notification
+    dedupe = f"ack:{case.id}"
+    if session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{dedupe}:{sender}")).first():
+        return False  # one acknowledgement per sender and case
+    if not allow_auto_mail(session, app, sender, what="ack"):
+        record_event(session, case, action="ack_suppressed", at=app.clock(), actor="curmail", message=row,
+                     detail={"to": sender, "reason": "daily auto-mail limit"})
+        return False
+    enqueue(session, settings, kind="ack", to=[sender], case=case,
+            context={"original_subject": pm.subject, "due_at": case.due_at, "kind": case.kind,
+                     "assignee": settings.staff_by_email(case.assignee).name
+                     if case.assignee and settings.staff_by_email(case.assignee) else None},
+            in_reply_to=pm.message_id, references=list(pm.references), dedupe_key=dedupe,
+            auto_submitted="auto-replied", now=app.clock())
+    return True
+
+
+# ---------------------------------------------------------------- bounces
+
+
+def on_bounce(
+    session: Session,
+    app: App,
+    row: StoredMessage,
+    classification: Classification,
+    case: Case | None,
+    pm: ParsedMessage | None = None,
+) -> OutboxMessage | None:
+    """Match a bounce (RFC 3464) to our outbox row, mark it failed and tell the contact official once."""
+    original = classification.bounced_message_id
+    if not original and pm is not None and pm.report is not None:
+        original = pm.report.original_message_id
+    if not original:
+        log.info("bounce without the original's Message-ID", extra={"message": row.id})
+        return None
+    sent = session.scalars(select(OutboxMessage).where(OutboxMessage.message_id == original.strip())).first()
+    if sent is None:
+        log.info("bounce of a letter that is not ours", extra={"message_id": original})
+        return None
+    if sent.delivery_failed_at is not None:
+        return sent
+    now = app.clock()
+    sent.delivery_failed_at = now
+    report = pm.report if pm is not None else None
+    detail = {"outbox_id": sent.id, "kind": sent.kind, "recipients": list(sent.recipients),
+              "status": report.status if report else None, "diagnostic": (report.diagnostic or "")[:500] if report else None}
+    target = case if case is not None else (session.get(Case, sent.case_id) if sent.case_id else None)
+    if target is not None:
+        record_event(session, target, action="delivery_failed", at=now, actor="curmail", message=row, detail=detail)
+    if sent.kind in QUIET_KINDS:
+        log.error("a delivery alert itself bounced; not alerting again", extra={"outbox_id": sent.id})
+        return sent
+    press = app.settings.press.address
+    to = [a for a in contact_addresses(app) if a not in sent.recipients]
+    if not to:
+        log.error("bounce with nobody to tell", extra={"outbox_id": sent.id})
+        return sent
+    enqueue(session, app.settings, kind="delivery_failed", to=to, case=target,
+            context={"recipient": ", ".join(sent.recipients), "original_subject": sent.subject,
+                     "sent_at": sent.sent_at or sent.created_at, "status": detail["status"] or "",
+                     "diagnostic": detail["diagnostic"] or "", "outbox_id": sent.id,
+                     "to_press": press in sent.recipients, "press": press},
+            dedupe_key=f"delivery_failed:{sent.id}", bulk=False, now=now)
+    return sent

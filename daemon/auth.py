@@ -1,0 +1,247 @@
+"""Who may do what by e-mail: roles, the reply-token proof, and sender authentication (RFC 8601, DKIM).
+
+A command or an approval counts only when both hold (DESIGN.md «Authorising mail»):
+* the sender has the role (the config's staff list, plus the ЦУР addresses and domains);
+* the mail replies to a letter curmail sent to that very person: References or In-Reply-To
+  carry a Message-ID with that recipient's HMAC token (daemon.tokens). Forging From is not enough.
+
+For ЦУР approvals, when `[security] authserv_id` is set, the organisation's own MTA must have
+vouched for the sender: only the topmost `Authentication-Results` field with that authserv-id is
+trusted (RFC 8601 §5: the border MTA removes or precedes any field claiming its id from outside;
+fields inside attached messages are never looked at, since only top-level headers are read), and
+it must say `dkim=pass` with `header.d` aligned to the From domain, or `dmarc=pass`. With
+`[security] verify_dkim = true` dkimpy checks the signature itself (`dnsfunc` makes it testable offline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.config import Settings
+from daemon.db.models import OutboxMessage
+from daemon.tokens import tokens_for
+from parsers import ParsedMessage
+from parsers.threadkeys import message_refs
+
+CUR_ROLE = "cur"
+STAFF_ROLES = ("contact", "responsible", "supervisor", "web_editor")
+MANAGERS = frozenset({"contact", "supervisor"})
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*([A-Za-z0-9_-]+)")
+_PROPERTY = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
+
+
+def roles_of(settings: Settings, address: str | None) -> frozenset[str]:
+    """The roles of an address: its staff roles, plus «cur» for a ЦУР address or domain."""
+    if not address:
+        return frozenset()
+    roles: set[str] = set()
+    member = settings.staff_by_email(address)
+    if member is not None:
+        roles.update(member.roles)
+        roles.add("staff")
+    if settings.is_cur_address(address):
+        roles.add(CUR_ROLE)
+    return frozenset(roles)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyProof:
+    """Which of our letters (if any) the mail answers, minted for its sender, and that letter's case."""
+
+    message_id: str | None
+    case_id: int | None = None
+    kind: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.message_id is not None
+
+
+def reply_proof(session: Session, settings: Settings, pm: ParsedMessage) -> ReplyProof:
+    """The first Message-ID in References/In-Reply-To that we minted for this sender, with its outbox row."""
+    sender = (pm.from_addr or "").lower()
+    if not sender:
+        return ReplyProof(None)
+    tokens = tokens_for(settings.state.directory)
+    found = tokens.find_reference(message_refs(pm), sender)
+    if found is None:
+        return ReplyProof(None)
+    row = session.execute(
+        select(OutboxMessage.case_id, OutboxMessage.kind).where(OutboxMessage.message_id == found)
+    ).first()
+    return ReplyProof(found, row.case_id if row else None, row.kind if row else None)
+
+
+# ---------------------------------------------------------------- Authentication-Results (RFC 8601)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """One `method=result` of an Authentication-Results field, with its ptype.property values."""
+
+    method: str
+    result: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResults:
+    """One parsed Authentication-Results field."""
+
+    authserv_id: str
+    results: tuple[AuthResult, ...]
+
+
+def parse_authentication_results(value: str) -> AuthResults | None:
+    """Parse one field value (RFC 8601 §2.2); None when it is not readable. Comments are dropped."""
+    text = value.replace("\r", " ").replace("\n", " ")
+    for _ in range(5):  # nested comments, innermost first
+        text = _COMMENT.sub(" ", text)
+    parts = [p.strip() for p in text.split(";")]
+    if not parts or not parts[0]:
+        return None
+    authserv_id = parts[0].split()[0].lower()
+    results = []
+    for part in parts[1:]:
+        match = _RESULT.match(part)
+        if match is None:
+            continue  # "none" or garbage
+        props = {f"{ptype.lower()}.{prop.lower()}": val.strip('"').lower()
+                 for ptype, prop, val in _PROPERTY.findall(part[match.end():])}
+        results.append(AuthResult(match.group(1).lower(), match.group(2).lower(), props))
+    return AuthResults(authserv_id, tuple(results))
+
+
+def trusted_results(pm: ParsedMessage, authserv_id: str) -> AuthResults | None:
+    """The topmost top-level Authentication-Results field written by our own MTA, or None."""
+    wanted = authserv_id.strip().lower()
+    for value in pm.header_all("authentication-results"):
+        parsed = parse_authentication_results(value)
+        if parsed is not None and parsed.authserv_id == wanted:
+            return parsed
+    return None
+
+
+def _organisational(domain: str) -> str:
+    """Last two labels: a relaxed-alignment approximation without the Public Suffix List."""
+    labels = domain.lower().strip(".").split(".")
+    return ".".join(labels[-2:])
+
+
+def aligned(domain: str | None, sender_domain: str) -> bool:
+    """DMARC relaxed alignment (RFC 7489 §3.1.1), approximated by the last two labels."""
+    return bool(domain) and _organisational(domain or "") == _organisational(sender_domain)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a sender is authenticated, and the reason in Russian when not."""
+
+    ok: bool
+    reason: str = ""
+
+
+def results_verdict(results: AuthResults | None, sender: str, authserv_id: str) -> Verdict:
+    """dkim=pass aligned with the From domain, or dmarc=pass, in our MTA's field."""
+    if results is None:
+        return Verdict(False, f"нет заголовка Authentication-Results от почтового сервера администрации "
+                              f"(authserv-id «{authserv_id}»); подпись отправителя не подтверждена")
+    sender_domain = sender.rpartition("@")[2]
+    for item in results.results:
+        if item.method == "dmarc" and item.result == "pass":
+            if aligned(item.properties.get("header.from") or sender_domain, sender_domain):
+                return Verdict(True)
+        if item.method == "dkim" and item.result == "pass":
+            if aligned(item.properties.get("header.d") or item.properties.get("header.i", "").rpartition("@")[2],
+                       sender_domain):
+                return Verdict(True)
+    said = ", ".join(f"{r.method}={r.result}" for r in results.results) or "нет результатов"
+    return Verdict(False, f"проверка подлинности отправителя не пройдена ({said}): нужна dkim=pass "
+                          f"или dmarc=pass для домена {sender_domain}")
+
+
+DnsFunc = Callable[..., bytes | None]
+
+
+def verify_dkim(raw: bytes, sender: str, dnsfunc: DnsFunc | None = None) -> Verdict:
+    """Verify the first DKIM signature with dkimpy, and that its d= is aligned with the From domain."""
+    import dkim  # dkimpy; imported late: only installations that turn the check on need it
+
+    checker = dkim.DKIM(raw)
+    try:
+        ok = checker.verify(dnsfunc=dnsfunc) if dnsfunc is not None else checker.verify()
+    except Exception as exc:  # dkimpy raises on malformed signatures and DNS failures alike
+        return Verdict(False, f"подпись DKIM не проверена: {type(exc).__name__}")
+    if not ok:
+        return Verdict(False, "подпись DKIM неверна или отсутствует")
+    domain = (checker.domain or b"").decode("ascii", "replace")
+    if not aligned(domain, sender.rpartition("@")[2]):
+        return Verdict(False, f"подпись DKIM поставлена доменом {domain}, а не доменом отправителя")
+    return Verdict(True)
+
+
+def security_option(settings: Settings, name: str, default: object) -> object:
+    """A `[security]` key, read defensively (keys of issue 5 may not be in the config model yet)."""
+    return getattr(settings.security, name, default)
+
+
+def cur_sender_verdict(
+    settings: Settings, pm: ParsedMessage, raw: bytes | None = None, *, dnsfunc: DnsFunc | None = None
+) -> Verdict:
+    """Whether a ЦУР approval's sender is authenticated, as far as the configuration asks for it."""
+    sender = (pm.from_addr or "").lower()
+    authserv_id = security_option(settings, "authserv_id", None)
+    if authserv_id and security_option(settings, "require_dkim_for_cur", True):
+        verdict = results_verdict(trusted_results(pm, str(authserv_id)), sender, str(authserv_id))
+        if not verdict.ok:
+            return verdict
+    if security_option(settings, "verify_dkim", False) and raw is not None:
+        return verify_dkim(raw, sender, dnsfunc)
+    return Verdict(True)
+
+
+# ---------------------------------------------------------------- who may run which command
+
+# Commands that only read: any staff member (or the ЦУР, for its own cases) may run them in a new mail.
+READ_ONLY = frozenset({"help", "status", "mine", "list", "report"})
+# Who may run each command; "assignee" means the case's current assignee.
+ALLOWED: dict[str, frozenset[str]] = {
+    "help": frozenset({"staff", CUR_ROLE}),
+    "status": frozenset({"staff", CUR_ROLE}),
+    "mine": frozenset({"staff"}),
+    "list": MANAGERS,
+    "assign": MANAGERS | {"assignee"},
+    "topic": MANAGERS | {"assignee"},
+    "due": MANAGERS,
+    "extend": MANAGERS | {"assignee"},
+    "approved": frozenset({CUR_ROLE}),
+    "rework": frozenset({CUR_ROLE}),
+    "published": MANAGERS | {"web_editor"},
+    "close": MANAGERS | {"assignee"},
+    "reopen": MANAGERS,
+    "report": MANAGERS,
+    "send": MANAGERS,
+}
+_ROLE_RU = {
+    "staff": "сотрудник администрации", CUR_ROLE: "ЦУР", "contact": "контактное лицо",
+    "supervisor": "руководитель аппарата", "web_editor": "веб-редактор", "assignee": "исполнитель по делу",
+    "responsible": "ответственный исполнитель",
+}
+
+
+def who_may(command: str) -> str:
+    """«контактное лицо, руководитель аппарата» for the refusal text."""
+    return ", ".join(_ROLE_RU.get(r, r) for r in sorted(ALLOWED.get(command, frozenset())))
+
+
+def role_allows(command: str, roles: frozenset[str], *, is_assignee: bool) -> bool:
+    """Whether these roles (plus being the case's assignee) allow the command."""
+    allowed = ALLOWED.get(command, frozenset())
+    return bool(allowed & roles) or (is_assignee and "assignee" in allowed)

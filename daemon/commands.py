@@ -1,0 +1,549 @@
+"""Run the commands of one staff mail («#статус», «#срок …», «#согласовано» …) and answer «Обработано: <тема>».
+
+Each command is authorised (daemon.auth: role, and for anything that changes a case a reply to a
+letter curmail sent to that person about that case), run in its own savepoint so that a failing
+command leaves no half-change, and echoed in the one reply with its result or the exact error.
+Refusals are recorded in the case history; a refused approval is also reported to the contact
+official, since it may be a spoofing attempt. Mail we must never answer (loop rules) runs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon import auth
+from daemon.app import App
+from daemon.calendar import calendar_for
+from daemon.cases import CaseKind, record_event
+from daemon.compose import OutgoingAttachment
+from daemon.db.models import Case, CaseEvent, StoredMessage
+from daemon.errors import NotAuthorised, WorkflowError
+from daemon.notices import contact_addresses
+from daemon.workflow import deadlines, refutation, routing
+from daemon.workflow.machine import Event, Inbound, apply, send, state_ru
+from daemon.workflow.states import CLOSED_STATES, State
+from parsers import Classification, ParsedMessage, parse_message
+from parsers.commands import ACCEPTED_DATE_FORMATS, Command, format_help, parse_commands, parse_staff_date
+from parsers.threadkeys import normalize_subject
+
+log = logging.getLogger("curmail.commands")
+
+RESULT_TEMPLATE = "command_result"
+HISTORY_LINES = 12
+LIST_LIMIT = 60
+FULL_CASE_FILES = 5
+FULL_CASE_BYTES = 10 * 1024 * 1024
+_CASE_NUMBER = re.compile(r"(?:^|[\s\[#-])(\d{1,9})\b")
+_URL = re.compile(r"https?://[^\s<>«»\"']+", re.IGNORECASE)
+
+KIND_RU = {
+    CaseKind.REFUTATION: "опровержение (сигнал ЦУР)", CaseKind.REQUEST: "запрос ЦУР",
+    CaseKind.APPEAL: "обращение гражданина", CaseKind.GENERIC: "прочее", CaseKind.REPORT: "отчётность",
+}
+ACTION_RU = {
+    "opened": "дело открыто", "message_attached": "получено письмо", "deadline_set": "установлен срок",
+    "deadline_extended": "срок продлён", "command_refused": "команда отклонена",
+    "approval_refused": "согласование не принято", "topic_set": "задана тема", "delivery_failed": "письмо не доставлено",
+    "proposal_received": "предложение ЦУР", "draft_deadline_met": "проект получен",
+    "applicant_notice_required": "нужно уведомить заявителя", "reminder_sent": "напоминание",
+    "calendar_invite": "приглашение в календарь", "calendar_cancel": "отмена в календаре",
+    "ack_suppressed": "подтверждение не отправлено (лимит)", "command_ignored": "команда от автоответчика пропущена",
+}
+
+
+class Refused(NotAuthorised):
+    """The sender may not run this command here; the text says why (in Russian)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """One command line and what came of it."""
+
+    line: str
+    ok: bool
+    text: str
+
+
+@dataclass
+class _Run:
+    """One command mail being executed."""
+
+    session: Session
+    app: App
+    row: StoredMessage
+    pm: ParsedMessage
+    classification: Classification
+    case: Case | None
+    sender: str
+    roles: frozenset[str]
+    proof: auth.ReplyProof
+
+    @property
+    def now(self) -> datetime:
+        return self.app.clock()
+
+    @property
+    def tag_prefix(self) -> str:
+        return self.app.settings.organization.case_tag
+
+    def tag(self, case: Case) -> str:
+        return f"[{self.tag_prefix}-{case.id}]"
+
+    def msk(self, moment: datetime | None) -> str:
+        return calendar_for(self.app.settings).format_msk(moment) if moment else "не установлен"
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def execute(
+    session: Session,
+    app: App,
+    row: StoredMessage,
+    pm: ParsedMessage,
+    classification: Classification,
+    case: Case | None,
+) -> Case | None:
+    """Run the commands of a `command` mail (threaded into `case`, or none) and enqueue the one reply."""
+    sender = (pm.from_addr or "").lower()
+    if classification.no_auto_reply:
+        # A vacation reply or a list copy quoting «#закрыть» must neither act nor be answered.
+        if case is not None:
+            record_event(session, case, action="command_ignored", at=app.clock(), actor=sender or "unknown",
+                         message=row, detail={"reasons": list(classification.no_auto_reply_reasons)})
+        log.info("command mail from machine ignored", extra={"sender": sender})
+        return case
+    run = _Run(session, app, row, pm, classification, case, sender, auth.roles_of(app.settings, sender),
+               auth.reply_proof(session, app.settings, pm))
+    parsed = parse_commands(pm.new_text or pm.text, pm.subject)
+    results = [_one(run, command) for command in parsed.commands]
+    results += [LineResult(line, False, "неизвестная команда") for line in parsed.unknown]
+    show_help = not parsed.commands or bool(parsed.unknown)
+    _reply(run, results, show_help=show_help)
+    return run.case
+
+
+def _one(run: _Run, command: Command) -> LineResult:
+    handler = HANDLERS[command.name]
+    savepoint = run.session.begin_nested()
+    try:
+        text = handler(run, command)
+        savepoint.commit()
+        return LineResult(command.line, True, text)
+    except Refused as exc:
+        savepoint.rollback()
+        _record_refusal(run, command, str(exc))
+        return LineResult(command.line, False, f"отклонено: {exc}")
+    except WorkflowError as exc:  # IllegalTransition and the deadline rules speak Russian already
+        savepoint.rollback()
+        return LineResult(command.line, False, f"ошибка: {exc}")
+    except Exception:  # a bug in one command must not cost the others their answer
+        savepoint.rollback()
+        log.exception("command failed", extra={"command": command.name, "sender": run.sender})
+        return LineResult(command.line, False, "внутренняя ошибка, команда не выполнена; сообщите администратору curmail")
+
+
+def _record_refusal(run: _Run, command: Command, reason: str) -> None:
+    case = run.case
+    if case is not None:
+        record_event(run.session, case, action="command_refused", at=run.now, actor=run.sender or "unknown",
+                     message=run.row, detail={"command": command.name, "line": command.line[:500], "reason": reason})
+    log.warning("command refused", extra={"sender": run.sender, "command": command.name, "reason": reason})
+    if command.name in ("approved", "rework"):
+        _alert_contact(run, command, reason)
+
+
+def _alert_contact(run: _Run, command: Command, reason: str) -> None:
+    """A refused approval may be a spoofing attempt: the contact official hears of it."""
+    to = [a for a in contact_addresses(run.app) if a != run.sender]
+    if not to:
+        return
+    from daemon.outbox import enqueue
+
+    enqueue(run.session, run.app.settings, kind="command_refused_alert", to=to, case=run.case,
+            context={"sender": run.sender or "(не указан)", "line": command.line, "reason": reason,
+                     "original_subject": run.pm.subject, "received_at": run.row.internal_date,
+                     "message_id": run.pm.message_id},
+            dedupe_key=f"command_refused_alert:{run.row.id}:{command.name}", now=run.now)
+
+
+def _reply(run: _Run, results: list[LineResult], *, show_help: bool) -> None:
+    """The one «Обработано: <тема>» reply, in the thread of the command mail."""
+    from daemon.acks import allow_auto_mail
+    from daemon.outbox import enqueue
+
+    if not run.sender:
+        return
+    if not allow_auto_mail(run.session, run.app, run.sender, what="command_result"):
+        return
+    enqueue(
+        run.session, run.app.settings, kind=RESULT_TEMPLATE, to=[run.sender], case=run.case,
+        context={"original_subject": normalize_subject(run.pm.subject, (run.tag_prefix,)) or run.pm.subject, "results": results, "help": format_help() if show_help else "",
+                 "nothing_understood": not results},
+        in_reply_to=run.pm.message_id, references=list(run.pm.references),
+        dedupe_key=f"command_result:{run.row.id}", auto_submitted="auto-replied", now=run.now,
+    )
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _need_case(run: _Run) -> Case:
+    if run.case is None:
+        raise WorkflowError(
+            f"не понятно, о каком деле речь: ответьте на письмо по делу или укажите в теме его номер, "
+            f"например [{run.tag_prefix}-42]"
+        )
+    return run.case
+
+
+def _authorise(run: _Run, command: Command, case: Case | None) -> None:
+    """Role, then (for anything that changes a case) the reply-token proof for this very case."""
+    is_assignee = case is not None and bool(case.assignee) and case.assignee == run.sender
+    if not run.roles:
+        raise Refused("адрес отправителя не числится среди сотрудников администрации и адресов ЦУР")
+    if not auth.role_allows(command.name, run.roles, is_assignee=is_assignee):
+        raise Refused(f"команду могут выполнять: {auth.who_may(command.name)}; у отправителя такой роли нет")
+    if command.name in auth.READ_ONLY:
+        return
+    if not run.proof.ok:
+        raise Refused(
+            "команда меняет дело, поэтому принимается только в ответе на письмо curmail, направленное вам; "
+            "новое письмо с номером дела может лишь дополнить дело"
+        )
+    if case is not None and run.proof.case_id not in (case.id,):
+        raise Refused("письмо отвечает на письмо curmail по другому делу; ответьте на письмо по этому делу")
+
+
+def _open_case(case: Case) -> None:
+    if case.state in CLOSED_STATES:
+        raise WorkflowError(f"дело закрыто{f' ({case.outcome})' if case.outcome else ''}")
+
+
+def _date(run: _Run, text: str) -> datetime:
+    moment = parse_staff_date(text, run.now, calendar_for(run.app.settings))
+    if moment is None:
+        raise WorkflowError(f"не удалось прочитать дату «{text}». Принимаются: {ACCEPTED_DATE_FORMATS}")
+    return moment
+
+
+# ---------------------------------------------------------------- read-only commands
+
+
+def _help(run: _Run, command: Command) -> str:
+    _authorise_read(run, command)
+    return "справка — в конце письма"
+
+
+def _authorise_read(run: _Run, command: Command) -> None:
+    if not run.roles:
+        raise Refused("адрес отправителя не числится среди сотрудников администрации и адресов ЦУР")
+
+
+def _status(run: _Run, command: Command) -> str:
+    case = run.case
+    number = _CASE_NUMBER.search(command.args or "")
+    if number is not None:
+        case = run.session.get(Case, int(number.group(1)))
+        if case is None or case.tenant != run.row.tenant:
+            raise WorkflowError(f"дела № {number.group(1)} нет")
+    if case is None:
+        case = _need_case(run)
+    _authorise(run, command, case)
+    if "staff" not in run.roles and not run.app.settings.is_cur_address(case.counterpart or ""):
+        raise Refused("ЦУР может запрашивать состояние только дел, открытых по его письмам")
+    return "\n" + describe_case(run, case)
+
+
+def describe_case(run: _Run, case: Case) -> str:
+    """State, deadline, assignee and the recent history of a case, as staff read it."""
+    lines = [
+        f"Дело {run.tag(case)}: {case.subject}",
+        f"Вид: {KIND_RU.get(case.kind, case.kind)}; состояние: {state_ru(case.state)}",
+        f"Срок: {run.msk(case.due_at)}{' (предполагаемый)' if case.due_assumed else ''}",
+        f"Исполнитель: {_person(run, case.assignee)}",
+    ]
+    if case.topic:
+        lines.append(f"Тема: {case.topic}")
+    if case.outcome:
+        lines.append(f"Итог: {case.outcome}")
+    events = list(run.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(HISTORY_LINES)
+    ))
+    if events:
+        lines.append("История (последние записи):")
+        for event in reversed(events):
+            lines.append(f"  {run.msk(event.at)} — {_action_ru(event)} ({event.actor})")
+    return "\n".join(lines)
+
+
+def _action_ru(event: CaseEvent) -> str:
+    if event.action.startswith("transition:"):
+        return f"{state_ru(event.from_state or '')} → {state_ru(event.to_state or '')}"
+    return ACTION_RU.get(event.action, event.action)
+
+
+def _person(run: _Run, address: str | None) -> str:
+    if not address:
+        return "не назначен"
+    member = run.app.settings.staff_by_email(address)
+    return f"{member.name} <{address}>" if member else address
+
+
+def _case_lines(run: _Run, cases: list[Case], *, with_assignee: bool) -> str:
+    if not cases:
+        return "открытых дел нет"
+    now = run.now
+    lines = []
+    for case in cases[:LIST_LIMIT]:
+        overdue = " ПРОСРОЧЕНО" if case.due_at and case.due_at < now else ""
+        who = f"; {_person(run, case.assignee)}" if with_assignee else ""
+        lines.append(f"  {run.tag(case)} {case.subject[:80]} — срок {run.msk(case.due_at)}{overdue}{who}")
+    if len(cases) > LIST_LIMIT:
+        lines.append(f"  … и ещё {len(cases) - LIST_LIMIT}")
+    return f"{len(cases)}:\n" + "\n".join(lines)
+
+
+def open_cases(session: Session, tenant: str, assignee: str | None = None) -> list[Case]:
+    """Open cases, the earliest deadline first (cases without one last)."""
+    query = select(Case).where(Case.tenant == tenant, Case.state.not_in([s.value for s in CLOSED_STATES]))
+    if assignee is not None:
+        query = query.where(Case.assignee == assignee)
+    cases = list(session.scalars(query))
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(cases, key=lambda c: (c.due_at or far, c.id))
+
+
+def _mine(run: _Run, command: Command) -> str:
+    _authorise(run, command, None)
+    return "мои открытые дела: " + _case_lines(run, open_cases(run.session, run.row.tenant, run.sender),
+                                                with_assignee=False)
+
+
+def _list(run: _Run, command: Command) -> str:
+    _authorise(run, command, None)
+    return "все открытые дела: " + _case_lines(run, open_cases(run.session, run.row.tenant), with_assignee=True)
+
+
+# ---------------------------------------------------------------- commands that change a case
+
+
+def _assign(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _authorise(run, command, case)
+    _open_case(case)
+    if not command.args:
+        raise WorkflowError("укажите, кому передать дело: e-mail или фамилию сотрудника")
+    member = routing.find_staff(run.app.settings, command.args)
+    if member is None:
+        raise WorkflowError(f"сотрудник «{command.args}» не найден в списке сотрудников")
+    if member.email == case.assignee:
+        return f"дело уже назначено: {_person(run, member.email)}"
+    routing.reassign(run.session, run.app, case, member.email, actor=run.sender, message=run.row)
+    send_full_case(run, case, member.email)
+    return f"дело передано: {_person(run, member.email)}; новому исполнителю направлены все материалы дела"
+
+
+def send_full_case(run: _Run, case: Case, to: str) -> None:
+    """The new assignee gets the whole case: summary, history, texts and the original letters as .eml."""
+    rows = list(run.session.scalars(
+        select(StoredMessage).where(StoredMessage.case_id == case.id).order_by(StoredMessage.id)
+    ))
+    files: list[OutgoingAttachment] = []
+    texts: list[dict[str, Any]] = []
+    budget = FULL_CASE_BYTES
+    for stored in rows:
+        if stored.kind in ("command", "bounce", "auto_reply") or stored.id == run.row.id:
+            continue
+        pm = parse_message(stored.raw)
+        texts.append({"sender": pm.from_addr, "subject": pm.subject, "at": stored.internal_date,
+                      "text": (pm.new_text or pm.text).strip()[:6000]})
+        if len(files) < FULL_CASE_FILES and stored.size <= budget:
+            budget -= stored.size
+            files.append(OutgoingAttachment(filename=f"письмо_{stored.id}.eml", content=stored.raw,
+                                            content_type="application/octet-stream"))
+    send(run.session, run.app, case, kind="case_assigned", to=[to],
+         context={"summary": describe_case(run, case), "letters": texts, "assigned_by": _person(run, run.sender),
+                  "due_at": case.due_at},
+         dedupe_key=f"case_assigned:{case.id}:{run.row.id}", attachments=files, bulk=False)
+
+
+def _topic(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _authorise(run, command, case)
+    topic = command.args.strip()[:100]
+    if not topic:
+        raise WorkflowError("укажите тему после команды, например «#тема ЖКХ»")
+    old, case.topic = case.topic, topic
+    record_event(run.session, case, action="topic_set", at=run.now, actor=run.sender, message=run.row,
+                 detail={"old": old, "new": topic})
+    return f"тема дела: {topic}"
+
+
+def _due(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _authorise(run, command, case)
+    _open_case(case)
+    if not command.args:
+        raise WorkflowError(f"укажите дату. Принимаются: {ACCEPTED_DATE_FORMATS}")
+    moment = _date(run, command.args)
+    if moment <= run.now:
+        raise WorkflowError(f"срок {run.msk(moment)} уже прошёл")
+    if case.kind == CaseKind.APPEAL and case.due_at is not None and moment > case.due_at:
+        raise WorkflowError("срок обращения переносится только продлением с причиной: #продлить <дата> <причина>")
+    deadlines.set_due(run.session, run.app, case, moment, assumed=False,
+                      reason=f"команда #срок от {run.sender}", actor=run.sender, message=run.row)
+    return f"срок установлен: {run.msk(case.due_at)}"
+
+
+def _extend(run: _Run, command: Command) -> str:
+    from parsers.commands import parse_staff_date_prefix
+
+    case = _need_case(run)
+    _authorise(run, command, case)
+    _open_case(case)
+    moment, reason = parse_staff_date_prefix(command.args, run.now, calendar_for(run.app.settings))
+    if moment is None:
+        raise WorkflowError(f"не удалось прочитать дату в «{command.args}». Принимаются: {ACCEPTED_DATE_FORMATS}")
+    deadlines.extend(run.session, run.app, case, moment, reason=reason, actor=run.sender)
+    return f"срок продлён до {run.msk(case.due_at)}; причина: {reason}. Не забудьте уведомить заявителя"
+
+
+def _inbound(run: _Run, new_text: str | None = None) -> Inbound:
+    # The workflow must not answer the sender itself: this mail gets exactly one reply, ours.
+    pm = run.pm if new_text is None else dataclasses.replace(run.pm, new_text=new_text)
+    return Inbound(row=run.row, pm=pm, classification=dataclasses.replace(run.classification, no_auto_reply=True))
+
+
+def _cur_checks(run: _Run, command: Command, case: Case) -> None:
+    _authorise(run, command, case)
+    verdict = auth.cur_sender_verdict(run.app.settings, run.pm, run.row.raw)
+    if not verdict.ok:
+        raise Refused(verdict.reason)
+    if case.kind != CaseKind.REFUTATION:
+        raise WorkflowError("согласование и доработка применяются только к опровержениям")
+
+
+def _approved(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _cur_checks(run, command, case)
+    before = _last_event_id(run, case)
+    refutation.take_approval(run.session, run.app, case, _inbound(run))
+    if case.state == State.SENT_TO_PRESS:
+        refused = _events_since(run, case, before, "approval_refused")
+        if not refused:
+            return "текст согласован и направлен в пресс-службу и веб-редактору"
+    refused = _events_since(run, case, before, "approval_refused")
+    if refused:
+        code = (refused[-1].detail or {}).get("reason", "")
+        # take_approval recorded the attempt and told the contact official; our reply gives the reason.
+        return f"не принято: {refutation.REFUSAL_TEXT.get(code, code)}"
+    return f"дело {state_ru(case.state)}; повторное согласование не требуется"
+
+
+def _last_event_id(run: _Run, case: Case) -> int:
+    run.session.flush()
+    last = run.session.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case.id)
+                               .order_by(CaseEvent.id.desc()).limit(1)).first()
+    return last or 0
+
+
+def _events_since(run: _Run, case: Case, after: int, action: str) -> list[CaseEvent]:
+    run.session.flush()
+    return list(run.session.scalars(select(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.id > after, CaseEvent.action == action).order_by(CaseEvent.id)))
+
+
+def _rework(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _cur_checks(run, command, case)
+    remarks = "\n".join(part for part in (command.args, _rest_after(run)) if part).strip()
+    if not remarks:
+        raise WorkflowError("укажите замечания после команды: «#на доработку <замечания>»")
+    if case.state != State.AWAITING_APPROVAL:
+        raise WorkflowError(f"дело {state_ru(case.state)}: проекта на согласовании нет")
+    refutation.take_remarks(run.session, run.app, case, _inbound(run, remarks))
+    return "проект возвращён исполнителю с замечаниями"
+
+
+def _rest_after(run: _Run) -> str:
+    return parse_commands(run.pm.new_text or run.pm.text, run.pm.subject).rest
+
+
+def _published(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _authorise(run, command, case)
+    urls = _URL.findall(command.args)
+    if not urls:
+        raise WorkflowError("укажите адрес страницы: «#опубликовано https://…»")
+    if case.kind != CaseKind.REFUTATION:
+        raise WorkflowError("отметка о публикации применяется только к опровержениям")
+    refutation.mark_published(run.session, run.app, case, urls[0].rstrip(".,;)"), actor=run.sender,
+                              message=run.row)
+    return f"публикация отмечена, дело закрыто: {urls[0]}"
+
+
+def _close(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _authorise(run, command, case)
+    outcome = command.args.strip()
+    if not outcome:
+        raise WorkflowError("укажите итог после команды: «#закрыть <итог>»")
+    apply(run.session, run.app, case, Event.CLOSED, actor=run.sender, message=run.row, detail={"outcome": outcome})
+    case.outcome = outcome[:2000]
+    return f"дело закрыто; итог: {outcome}"
+
+
+def _reopen(run: _Run, command: Command) -> str:
+    case = _need_case(run)
+    _authorise(run, command, case)
+    apply(run.session, run.app, case, Event.REOPENED, actor=run.sender, message=run.row)
+    case.outcome = None
+    if case.due_at is not None and case.due_at <= run.now:
+        return "дело открыто снова; срок прошёл — установите новый командой #срок <дата>"
+    return f"дело открыто снова; срок {run.msk(case.due_at)}"
+
+
+def _reports(run: _Run, command: Command) -> str:
+    """`#отчёт` and `#отправить` belong to the reports feature: call it when it is installed."""
+    _authorise(run, command, run.case if command.name == "send" else None)
+    try:
+        reports = importlib.import_module("daemon.reports")
+    except ImportError:
+        return "команда пока недоступна: модуль отчётов ещё не установлен"
+    handler = getattr(reports, "run_command", None)
+    if handler is None:
+        return "команда пока недоступна: модуль отчётов не принимает команды"
+    return str(handler(run.session, run.app, name=command.name, args=command.args, sender=run.sender,
+                       case=run.case, now=run.now))
+
+
+HANDLERS: dict[str, Callable[[_Run, Command], str]] = {
+    "help": _help,
+    "status": _status,
+    "mine": _mine,
+    "list": _list,
+    "assign": _assign,
+    "topic": _topic,
+    "due": _due,
+    "extend": _extend,
+    "approved": _approved,
+    "rework": _rework,
+    "published": _published,
+    "close": _close,
+    "reopen": _reopen,
+    "report": _reports,
+    "send": _reports,
+}
+
+__all__ = ["HANDLERS", "LineResult", "Refused", "describe_case", "execute", "open_cases"]
