@@ -21,7 +21,7 @@ from daemon.errors import IllegalTransition
 from daemon.notices import contact_addresses
 from daemon.rules import classifier_rules
 from daemon.threader import ThreadOutcome
-from daemon.workflow import appeal, generic, refutation, request
+from daemon.workflow import appeal, generic, refutation, request, routing
 from daemon.workflow.machine import Inbound, refuse, send
 from daemon.workflow.states import CLOSED_STATES
 from parsers import Classification, ParsedMessage, classify, parse_message
@@ -130,6 +130,16 @@ def _closed_case_mail(session: Session, app: App, case: Case, inbound: Inbound) 
                   "new_case_tag": f"[{app.settings.organization.case_tag}-{new_case.id}]" if new_case else None},
          dedupe_key=f"closed_case_mail:{case.id}:{inbound.row.id}")
     return new_case or case
+
+
+def reassign_case(
+    session: Session, app: App, case: Case, new_assignee: str, *, actor: str, message: StoredMessage | None = None
+) -> None:
+    """`#назначить`: give the case to another staff member, who gets the full case letter of its kind."""
+    routing.reassign(session, app, case, new_assignee, actor=actor, message=message)
+    workflow = WORKFLOWS.get(case.kind)
+    if workflow is not None:
+        workflow.notify_new(session, app, case)
 
 
 def start_workflow(session: Session, app: App, case: Case, *, actor: str) -> None:

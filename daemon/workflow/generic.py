@@ -27,11 +27,20 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     due = default_due(app.settings, case.kind, inbound.received_at)
     set_deadline(session, app, case, due, assumed=False, reason="generic case: configured term", actor="curmail",
                  message=inbound.row)
-    send(session, app, case, kind="generic_new", to=contact_addresses(app),
-         context={"text": text, "sender": inbound.sender or "(не указан)", "original_subject": inbound.pm.subject,
-                  "received_at": inbound.received_at, "due_at": case.due_at, "message_kind": inbound.kind,
-                  "from_cur": app.settings.is_cur_address(inbound.sender)},
-         dedupe_key=f"generic_new:{case.id}")
+    update_data(case, sender=inbound.sender, original_subject=inbound.pm.subject)
+    notify_new(session, app, case)
+
+
+def notify_new(session: Session, app: App, case: Case) -> None:
+    """The mail to sort out, to the assignee (the contact official unless re-assigned) and the contact officials."""
+    data = case.data or {}
+    sender = data.get("sender") or ""
+    send(session, app, case, kind="generic_new", to=[case.assignee or "", *contact_addresses(app)],
+         context={"text": data.get("text", ""), "sender": sender or "(не указан)",
+                  "original_subject": data.get("original_subject", case.subject),
+                  "received_at": case.opened_at, "due_at": case.due_at, "message_kind": data.get("message_kind"),
+                  "from_cur": app.settings.is_cur_address(sender)},
+         dedupe_key=f"generic_new:{case.id}:{case.assignee}")
 
 
 def on_message(session: Session, app: App, case: Case, inbound: Inbound) -> None:

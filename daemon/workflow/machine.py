@@ -168,6 +168,20 @@ def apply(
     return target
 
 
+def close(
+    session: Session, app: App, case: Case, outcome: str, *, actor: str, message: StoredMessage | None = None
+) -> None:
+    """Close the case by hand with an outcome (`#закрыть <итог>`); IllegalTransition when already closed."""
+    apply(session, app, case, Event.CLOSED, actor=actor, message=message, detail={"outcome": outcome})
+    case.outcome = outcome
+
+
+def reopen(session: Session, app: App, case: Case, *, actor: str, message: StoredMessage | None = None) -> None:
+    """Reopen a closed case (`#открыть`): back to its assignee, outcome cleared."""
+    apply(session, app, case, Event.REOPENED, actor=actor, message=message, detail={"previous_outcome": case.outcome})
+    case.outcome = None
+
+
 def refuse(
     session: Session,
     app: App,

@@ -256,6 +256,9 @@ def take_draft(session: Session, app: App, case: Case, inbound: Inbound) -> None
     now = app.clock()
     data = case_data(case)
     drafts = list(data.get("drafts", []))
+    if any(d.get("message_row_id") == inbound.row.id for d in drafts):  # `curmail replay` of the same mail
+        record_event(session, case, action="draft_repeated", at=now, actor=inbound.sender, message=inbound.row)
+        return
     files = [{"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
              for a in inbound.pm.attachments if a.content_type != "message/rfc822"]
     version = len(drafts) + 1

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from daemon.cases import CaseKind, open_case
 from daemon.db.engine import transaction
 from daemon.db.models import Case, CaseEvent
+from daemon.dispatch import reassign_case
 from daemon.errors import IllegalTransition
-from daemon.workflow.machine import TABLES, Event, apply, can_apply
+from daemon.workflow.machine import TABLES, Event, apply, can_apply, close, reopen
 from daemon.workflow.routing import reassign
 from daemon.workflow.states import WAITING_ON_STAFF, State
-from tests.workflow.conftest import CONTACT, CUR, OFFICIAL, Flow, msk
+from tests.workflow.conftest import CONTACT, CUR, OFFICIAL, Flow, body_of, msk
 
 
 def new_case(flow: Flow, kind: CaseKind = CaseKind.REFUTATION) -> int:
@@ -125,3 +126,26 @@ def test_an_illegal_move_caused_by_mail_is_recorded_in_the_case(flow: Flow):
     assert case.state == "assigned"
     refused = flow.events(case, "remarks_refused")[0]
     assert "невозможно" in refused.detail["reason"]
+
+
+def test_close_with_an_outcome_and_reopen(flow: Flow):
+    case_id = new_case(flow, CaseKind.APPEAL)
+    move(flow, case_id, Event.ROUTED)
+    with transaction(flow.app.sessions) as session:
+        close(session, flow.app, session.get(Case, case_id), "дубликат обращения № 12", actor=CONTACT)
+    with transaction(flow.app.sessions) as session:
+        case = session.get(Case, case_id)
+        assert (case.state, case.outcome) == ("closed", "дубликат обращения № 12")
+        reopen(session, flow.app, case, actor=CONTACT)
+        assert (case.state, case.outcome) == ("assigned", None)
+
+
+def test_a_reassigned_case_sends_the_full_case_letter_to_the_new_assignee(flow: Flow):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    with transaction(flow.app.sessions) as session:
+        reassign_case(session, flow.app, session.get(Case, flow.case().id), "sidorova@kozmo.example", actor=CONTACT)
+    case = flow.case()
+    assert case.assignee == "sidorova@kozmo.example" and case.state == "assigned"
+    letter = flow.one("refutation_new", "sidorova@kozmo.example")
+    assert "Исполнитель: Сидорова Анна Викторовна" in body_of(letter)
+    assert len(flow.outbox("refutation_new", OFFICIAL)) == 1  # the first assignee is not written to again

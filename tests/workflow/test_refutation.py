@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import email
 from datetime import UTC
+from email import policy
 
+from sqlalchemy import update
+
+from daemon.db.engine import transaction
+from daemon.db.models import MessageStatus, StoredMessage
+from daemon.pipeline import process_pending
+from daemon.sender import send_due_sync
 from tests.workflow.conftest import (
     CONTACT,
     CUR,
@@ -234,3 +242,32 @@ def test_the_web_editors_reply_without_a_url_does_not_close_the_case(flow: Flow)
     case = flow.case()
     assert case.state == "sent_to_press"
     assert flow.events(case, "publication_not_recorded")[0].detail["url_found"] is False
+
+
+def test_the_approved_comment_reaches_the_press_address_once_over_smtp(flow: Flow, smtp_sink):
+    flow.app.settings = flow.settings.model_copy(
+        update={"smtp": flow.settings.smtp.model_copy(update={"port": smtp_sink.port})}
+    )
+    open_signal(flow)
+    send_draft(flow)
+    flow.deliver("approval.eml", at=msk(2026, 12, 3, 14, 20), reply_to=flow.one("refutation_draft", CUR).message_id)
+    for minute in (21, 22):  # two sender runs: the second finds nothing left to send
+        send_due_sync(flow.app.sessions, flow.settings, now=msk(2026, 12, 3, 14, minute).astimezone(UTC), owner="t")
+    to_press = [m for m in smtp_sink.messages if PRESS in m.rcpt_tos]
+    assert len(to_press) == 1
+    parsed = email.message_from_bytes(to_press[0].raw, policy=policy.default)
+    assert parsed["Subject"].startswith(f"[KZM-{flow.case().id}] Официальный комментарий администрации")
+    assert parsed.get_body(("plain",)).get_content().startswith("Информация об отключении водоснабжения")
+
+
+def test_a_replayed_draft_or_approval_sends_nothing_twice(flow: Flow):
+    open_signal(flow)
+    send_draft(flow)
+    flow.deliver("approval.eml", at=msk(2026, 12, 3, 14, 20), reply_to=flow.one("refutation_draft", CUR).message_id)
+    with transaction(flow.app.sessions) as session:  # what `curmail replay` does: process them again
+        session.execute(update(StoredMessage).values(status=MessageStatus.STORED))
+    process_pending(flow.app)
+    assert len(flow.outbox("refutation_draft")) == 1 and len(flow.outbox("refutation_press")) == 1
+    case = flow.case()
+    assert len(case.data["drafts"]) == 1 and case.state == "sent_to_press"
+    assert "approval_repeated" in flow.actions(case)
