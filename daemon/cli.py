@@ -13,7 +13,9 @@ from pathlib import Path
 from daemon.app import App
 from daemon.clock import Clock, parse_now
 from daemon.config import Settings, load_settings
+from daemon.dbcopy import add_db_copy_parser, cmd_db_copy
 from daemon.errors import ConfigError, CurmailError
+from daemon.status import add_status_parser, cmd_status
 
 log = logging.getLogger("curmail.cli")
 
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations")
     db_sub.add_parser("current", help="show the schema revision")
+    add_db_copy_parser(db_sub)
 
     cases = sub.add_parser("cases", help="list and show cases")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True)
@@ -61,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole workflow on local servers; no configuration needed")
     demo.add_argument("--keep", type=Path, help="keep the demo's files in this folder")
+    add_status_parser(sub)
     return parser
 
 
@@ -98,6 +102,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "copy":
+        return cmd_db_copy(args)
     from daemon.db.engine import make_engine
     from daemon.db.migrate import current_revision, head_revision, upgrade
 
@@ -166,8 +172,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(keep=args.keep)
 
 
+def _cmd_run_daemon(args: argparse.Namespace) -> int:
+    from daemon.runner import cmd_run as run  # the daemon with sd_notify, signals, reload and the lease
+
+    return run(args)
+
+
 COMMANDS = {
-    "run": cmd_run,
+    "run": _cmd_run_daemon,
+    "status": cmd_status,
     "check-config": cmd_check_config,
     "db": cmd_db,
     "cases": cmd_cases,
