@@ -10,6 +10,7 @@ is enqueued exactly once per approved version (a dedupe key).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon import auth
 from daemon.app import App
 from daemon.cases import record_event
 from daemon.db.models import Case, OutboxMessage, StoredMessage
@@ -44,6 +46,8 @@ from daemon.workflow.states import State
 from parsers import morph, parse_message
 from parsers.threadkeys import normalize_subject
 
+log = logging.getLogger("curmail.workflow.refutation")
+
 TEXT_LIMIT = 20_000
 DRAFT_TEMPLATE = "refutation_draft"
 _URL = re.compile(r"https?://[^\s<>«»\"']+", re.IGNORECASE)
@@ -62,6 +66,7 @@ REFUSAL_TEXT = {
     "not_draft": "письмо отвечает не на письмо с проектом комментария",
     "changed": "после отправки этой версии проекта исполнитель прислал новую; согласовать нужно последнюю версию",
     "no_draft": "по делу нет проекта, ожидающего согласования",
+    "not_authenticated": "подлинность отправителя не подтверждена почтовым сервером администрации (DKIM/DMARC)",
 }
 
 
@@ -305,6 +310,14 @@ def _approved_version(session: Session, app: App, case: Case, inbound: Inbound) 
     return None, "not_draft"
 
 
+def _authenticated(app: App, inbound: Inbound) -> bool:
+    """Issue 5: with `[security] authserv_id`, our MTA must vouch for the ЦУР sender (DKIM/DMARC pass)."""
+    verdict = auth.cur_sender_verdict(app.settings, inbound.pm, inbound.row.raw)
+    if not verdict.ok:
+        log.warning("ЦУР approval not authenticated", extra={"sender": inbound.sender, "reason": verdict.reason})
+    return verdict.ok
+
+
 def take_approval(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     """Algorithm п. 5-6: an authorised approval of the current draft sends it to the press service and the website."""
     if case.state == State.SENT_TO_PRESS:
@@ -313,6 +326,8 @@ def take_approval(session: Session, app: App, case: Case, inbound: Inbound) -> N
         return
     drafts = (case.data or {}).get("drafts", [])
     version, refusal = _approved_version(session, app, case, inbound)
+    if refusal is None and not _authenticated(app, inbound):
+        refusal = "not_authenticated"
     if refusal is None and case.state != State.AWAITING_APPROVAL:
         refusal = "no_draft"
     if refusal is None and version != drafts[-1]["version"]:

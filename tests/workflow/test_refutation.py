@@ -271,3 +271,20 @@ def test_a_replayed_draft_or_approval_sends_nothing_twice(flow: Flow):
     case = flow.case()
     assert len(case.data["drafts"]) == 1 and case.state == "sent_to_press"
     assert "approval_repeated" in flow.actions(case)
+
+
+def test_with_an_authserv_id_the_approval_needs_our_mtas_dkim_pass(make_flow):
+    flow = make_flow(security={"authserv_id": "mx.kozmo.example"})
+    open_signal(flow)
+    send_draft(flow)
+    to_cur = flow.one("refutation_draft", CUR)
+    # The sender's own copy of the field does not count: only our MTA's authserv-id is trusted.
+    flow.deliver("approval.eml", at=msk(2026, 12, 3, 14, 20), reply_to=to_cur.message_id,
+                 Authentication_Results="mx.evil.example; dkim=pass header.d=example.org")
+    assert flow.case().state == "awaiting_approval"
+    assert flow.events(flow.case(), "approval_refused")[0].detail["reason"] == "not_authenticated"
+    flow.deliver("approval.eml", at=msk(2026, 12, 3, 14, 25), reply_to=to_cur.message_id,
+                 Authentication_Results="mx.kozmo.example; dkim=pass header.d=example.org",
+                 Message_ID="<wf-approval-signed@cur12.example.org>")
+    assert flow.case().state == "sent_to_press"
+    assert len(flow.outbox("refutation_press")) == 1
