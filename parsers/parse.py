@@ -35,6 +35,7 @@ MAX_PARTS = 2000  # parts we look at in one message
 MAX_FORWARD_DEPTH = 3  # message/rfc822 inside message/rfc822 … read as forwarded mail this deep
 TEXT_CAP = 1024 * 1024  # characters of readable text kept; the rest is cut with a defect
 HEADER_CAP = 16 * 1024  # characters of one header value that we decode
+PARAM_FIELD_CAP = 8 * 1024  # bytes of a Content-Type/-Disposition field handed to the parameter parser
 
 _ID = re.compile(r"<([^<>]*)>")
 _BARE_ID = re.compile(r"[^\s,<>;]+@[^\s,<>;]+")
@@ -49,6 +50,11 @@ _MAILBOX = (
 _SIMPLE_MAILBOX = re.compile(_MAILBOX.format(name="?P<name>", addr="?P<addr>", bare="?P<bare>"))
 _PLAIN_MAILBOX = _MAILBOX.format(name="?:", addr="?:", bare="?:")
 _SIMPLE_LIST = re.compile(rf"{_PLAIN_MAILBOX}(?:,{_PLAIN_MAILBOX})*,?\s*")
+# A Content-Type or Content-Disposition field with its continuation lines (the first header too).
+_PARAM_FIELD_TEXT = rb"content-(?:type|disposition)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*"
+_PARAM_FIELD_FIRST = re.compile(_PARAM_FIELD_TEXT, re.IGNORECASE)
+# Anchored on the "\n" before the name, a literal the regex engine can scan for quickly.
+_PARAM_FIELD = re.compile(rb"\n(" + _PARAM_FIELD_TEXT + rb")", re.IGNORECASE)
 _OBS_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
@@ -414,18 +420,46 @@ def _repair_header_names(raw: bytes) -> bytes | None:
     return head + raw[end:] if count else None
 
 
+def _defuse_parameters(raw: bytes) -> bytes | None:
+    """`raw` with overlong Content-Type/-Disposition fields cut, or None when there are none.
+
+    The stdlib's parameter parser is quadratic in the number of ";" in a field: a 1 MB
+    `name="a;a;a;…"` would keep it busy for minutes. No real field comes near PARAM_FIELD_CAP.
+    """
+    if raw.count(b";") <= 64:
+        return None  # the parser's work is at most (number of ";") x (field length): bounded already
+    pieces: list[bytes] = []
+    last = 0
+    first = _PARAM_FIELD_FIRST.match(raw)
+    spans = [first.span()] if first else []
+    spans += [match.span(1) for match in _PARAM_FIELD.finditer(raw)]
+    for start, end in spans:
+        if end - start <= PARAM_FIELD_CAP:
+            continue
+        field = raw[start : start + PARAM_FIELD_CAP - 1]
+        if field.count(b'"') % 2:
+            field += b'"'
+        pieces += [raw[last:start], field]
+        last = end
+    return b"".join([*pieces, raw[last:]]) if pieces else None
+
+
 def _tree(raw: bytes, fast: bool = True) -> tuple[Message, list[str]]:
     """The MIME tree; when the stdlib recursion gives out (absurd nesting), the headers and a flat body."""
+    notes: list[str] = []
+    defused = _defuse_parameters(raw)
+    if defused is not None:
+        raw = defused
+        notes.append(f"Content-Type/Disposition longer than {PARAM_FIELD_CAP} bytes: cut")
     if fast:
         quick = fast_tree(raw)
         if quick is not None:
-            return quick, []
+            return quick, notes
     try:
         message = _parser().parsebytes(raw)
-        notes: list[str] = []
     except RecursionError:
         message = _parser().parsebytes(raw, headersonly=True)
-        notes = ["MIME nested too deeply to parse: body read as plain text"]
+        notes.append("MIME nested too deeply to parse: body read as plain text")
     if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in message.defects):
         repaired = _repair_header_names(raw)
         if repaired is not None:
