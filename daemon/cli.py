@@ -15,6 +15,14 @@ from daemon.clock import Clock, parse_now
 from daemon.config import Settings, load_settings
 from daemon.dbcopy import add_db_copy_parser, cmd_db_copy
 from daemon.errors import ConfigError, CurmailError
+from daemon.reports.cli import (
+    add_contacts_parser,
+    add_report_parser,
+    add_retention_parser,
+    cmd_contacts,
+    cmd_report,
+    cmd_retention,
+)
 from daemon.status import add_status_parser, cmd_status
 
 log = logging.getLogger("curmail.cli")
@@ -65,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the whole workflow on local servers; no configuration needed")
     demo.add_argument("--keep", type=Path, help="keep the demo's files in this folder")
     add_status_parser(sub)
+    add_report_parser(sub)
+    add_contacts_parser(sub)
+    add_retention_parser(sub)
     return parser
 
 
@@ -187,6 +198,9 @@ COMMANDS = {
     "replay": cmd_replay,
     "outbox": cmd_outbox,
     "demo": cmd_demo,
+    "report": cmd_report,
+    "contacts": cmd_contacts,
+    "retention": cmd_retention,
 }
 
 

@@ -1,0 +1,1 @@
+"""Reports and standing obligations: quarterly statistics, problems, repeats, contact notices, retention."""

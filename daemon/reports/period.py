@@ -1,0 +1,83 @@
+"""Report periods (a quarter «2026Q4», a month «2026-11») as half-open UTC intervals in the organisation's zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from daemon.errors import WorkflowError
+
+_QUARTER = re.compile(r"^\s*(?P<y>\d{4})\s*[-/ ]?\s*[QqКк](?P<q>[1-4])\s*$")
+_MONTH = re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{1,2})\s*$")
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+MONTHS_RU = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь",
+             "ноябрь", "декабрь")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[first, after) in local dates; `start`/`end` are the same bounds as aware UTC moments."""
+
+    key: str  # «2026Q4» or «2026-11»: file names and dedupe keys
+    title: str  # «IV квартал 2026 г.» / «ноябрь 2026 г.»
+    first: date
+    after: date  # the day after the last day
+    zone: str
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, datetime.min.time(), tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.after, datetime.min.time(), tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+def quarter(year: int, number: int, zone: str = "Europe/Moscow") -> Period:
+    first = date(year, 3 * (number - 1) + 1, 1)
+    after = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return Period(f"{year}Q{number}", f"{_ROMAN[number]} квартал {year} г.", first, after, zone)
+
+
+def month(year: int, number: int, zone: str = "Europe/Moscow") -> Period:
+    first = date(year, number, 1)
+    after = date(year + 1, 1, 1) if number == 12 else date(year, number + 1, 1)
+    return Period(f"{year}-{number:02d}", f"{MONTHS_RU[number - 1]} {year} г.", first, after, zone)
+
+
+def quarter_of(day: date, zone: str = "Europe/Moscow") -> Period:
+    return quarter(day.year, (day.month - 1) // 3 + 1, zone)
+
+
+def previous(period: Period) -> Period:
+    """The period of the same length just before `period`."""
+    if "Q" in period.key:
+        year, number = int(period.key[:4]), int(period.key[-1])
+        return quarter(year - 1, 4, period.zone) if number == 1 else quarter(year, number - 1, period.zone)
+    year, number = int(period.key[:4]), int(period.key[5:])
+    return month(year - 1, 12, period.zone) if number == 1 else month(year, number - 1, period.zone)
+
+
+def parse_quarter(text: str | None, today: date, zone: str = "Europe/Moscow") -> Period:
+    """«2026Q4» (also «2026-Q4», «2026К4»); None means the last completed quarter before `today`."""
+    if not text:
+        return previous(quarter_of(today, zone))
+    match = _QUARTER.match(text)
+    if not match:
+        raise WorkflowError(f"Квартал «{text}» не распознан: укажите его как 2026Q4.")
+    return quarter(int(match["y"]), int(match["q"]), zone)
+
+
+def parse_month(text: str | None, today: date, zone: str = "Europe/Moscow") -> Period:
+    """«2026-11»; None means the last completed month before `today`."""
+    if not text:
+        return previous(month(today.year, today.month, zone))
+    match = _MONTH.match(text)
+    if not match or not 1 <= int(match["m"]) <= 12:
+        raise WorkflowError(f"Месяц «{text}» не распознан: укажите его как 2026-11.")
+    return month(int(match["y"]), int(match["m"]), zone)

@@ -1,0 +1,98 @@
+"""Repeat appeals (п. 6.3.2): the same applicant, or the same address and topic, within a window (default a year).
+
+`find_repeats` is what the appeal workflow calls when an appeal opens; `mark_repeats` also stores the
+links in `case.data["repeat_of"]` and audits them. Reports use the same rule (`match_repeats`) on
+statistics rows, so a case opened before this module existed is still counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.cases import record_event
+from daemon.config import Settings
+from daemon.db.models import Case
+from daemon.reports.facts import CaseFacts, facts_of
+from daemon.reports.settings import repeat_window
+
+ACTION = "repeat_detected"
+
+
+def is_repeat_of(case: CaseFacts, earlier: CaseFacts, window: timedelta) -> bool:
+    """Whether `case` repeats `earlier`: opened before it within the window, same applicant or same address+topic."""
+    if earlier.case_id == case.case_id or earlier.kind != "appeal":
+        return False
+    if (earlier.opened_at, earlier.case_id) >= (case.opened_at, case.case_id):
+        return False
+    if case.opened_at - earlier.opened_at > window:
+        return False
+    if set(case.applicant_keys) & set(earlier.applicant_keys):
+        return True
+    return (case.address_key is not None and case.address_key == earlier.address_key
+            and case.topic is not None and case.topic == earlier.topic)
+
+
+def match_repeats(case: CaseFacts, candidates: Sequence[CaseFacts], window: timedelta) -> tuple[int, ...]:
+    """Numbers of the earlier appeals `case` repeats, oldest first."""
+    hits = [c for c in candidates if is_repeat_of(case, c, window)]
+    return tuple(c.case_id for c in sorted(hits, key=lambda c: (c.opened_at, c.case_id)))
+
+
+def with_repeats(facts: Sequence[CaseFacts], earlier: Sequence[CaseFacts], window: timedelta) -> list[CaseFacts]:
+    """Fill `repeat_of` of the appeals that have no stored links, matching against `earlier` and each other."""
+    from dataclasses import replace
+
+    pool = [*earlier, *facts]
+    out = []
+    for row in facts:
+        if row.kind == "appeal" and not row.repeat_of and not row.anonymised:
+            row = replace(row, repeat_of=match_repeats(row, pool, window))
+        out.append(row)
+    return out
+
+
+def _candidates(session: Session, case: Case, since: datetime) -> list[CaseFacts]:
+    rows = session.scalars(
+        select(Case).where(
+            Case.tenant == case.tenant, Case.kind == "appeal", Case.id != case.id,
+            Case.opened_at >= since, Case.opened_at <= case.opened_at,
+        ).order_by(Case.opened_at, Case.id)
+    )
+    return [facts_of(row) for row in rows]
+
+
+def find_repeats(session: Session, case: Case, settings: Settings) -> list[int]:
+    """Numbers of the earlier appeals that `case` (an appeal with its data set) repeats, oldest first."""
+    if case.kind != "appeal":
+        return []
+    window = repeat_window(settings)
+    if case.id is None:
+        session.flush()
+    own = facts_of(case)
+    return list(match_repeats(own, _candidates(session, case, case.opened_at - window), window))
+
+
+def mark_repeats(session: Session, case: Case, settings: Settings, *, at: datetime) -> list[int]:
+    """find_repeats, then store the links in `case.data["repeat_of"]` and audit them (when there are any)."""
+    found = find_repeats(session, case, settings)
+    if found:
+        case.data = {**(case.data or {}), "repeat_of": found}
+        record_event(session, case, action=ACTION, at=at, detail={"repeat_of": found})
+    return found
+
+
+def repeat_history(session: Session, numbers: Sequence[int]) -> list[dict[str, Any]]:
+    """The earlier appeals for the assignee's notification: number, date, topic, state and outcome."""
+    if not numbers:
+        return []
+    rows = session.scalars(select(Case).where(Case.id.in_(list(numbers))).order_by(Case.opened_at))
+    return [
+        {"number": c.id, "opened_at": c.opened_at, "topic": c.topic, "state": c.state, "outcome": c.outcome,
+         "subject": c.subject, "closed_at": c.closed_at}
+        for c in rows
+    ]
