@@ -52,11 +52,13 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosmtplib
 from sqlalchemy import Connection, bindparam, select, text, update
@@ -67,6 +69,7 @@ from daemon.db.models import CaseEvent, OutboxMessage, OutboxStatus
 from daemon.outbox import alert_contact
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Defaults for settings the [smtp] section may not have yet (Postfix's values).
 RETRY_MIN_SECONDS = 300
@@ -172,11 +175,22 @@ class _Run:
         self.since_durable = 0
         self.lease_refreshed = clock()
         self.smtp: aiosmtplib.SMTP | None = None
-        engine = factory.kw["bind"]
-        self.sqlite = engine.dialect.name == "sqlite"
+        self.engine = factory.kw["bind"]
         # SQLite: one connection of our own, so its `synchronous` pragma can change between units.
-        self.connection: Connection | None = engine.connect() if self.sqlite else None
+        self.connection: Connection | None = None
         self._synchronous = "FULL"
+        # Every database call of the run goes to this one thread: the event loop keeps talking SMTP
+        # while a commit waits for the disk, and the SQLite connection never changes threads.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curmail-outbox-db")
+
+    async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a database step in the run's database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(function, *args, **kwargs))
+
+    def open(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            self.connection = self.engine.connect()
 
     @contextmanager
     def unit(self, *, durable: bool = True) -> Iterator[Session]:
@@ -190,6 +204,20 @@ class _Run:
                 if not durable:
                     session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield session
+        self.since_durable = 0 if durable else self.since_durable + 1
+
+    @contextmanager
+    def core_unit(self, *, durable: bool = True) -> Iterator[Connection]:
+        """Like `unit`, without the ORM session (cheaper for the per-letter commits)."""
+        if self.connection is not None:
+            self._sqlite_synchronous("FULL" if durable else "NORMAL")
+            with self.connection.begin():
+                yield self.connection
+        else:
+            with self.engine.begin() as connection:
+                if not durable:
+                    connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                yield connection
         self.since_durable = 0 if durable else self.since_durable + 1
 
     def _sqlite_synchronous(self, mode: str) -> None:
@@ -208,6 +236,12 @@ class _Run:
             self._sqlite_synchronous("FULL")  # the engine's setting, before anyone else could reuse it
             self.connection.close()
             self.connection = None
+
+    async def shutdown(self) -> None:
+        try:
+            await self.db(self.dispose)
+        finally:
+            self.executor.shutdown(wait=True)
 
     # -- claims -------------------------------------------------------------------------------------
 
@@ -269,9 +303,13 @@ class _Run:
                 outcome = _Outcome(row.id, "uncertain", "отправка прервалась (процесс остановлен) после начала "
                                    "передачи письма; неизвестно, принял ли его сервер")
             with self.unit() as session:
-                if _apply(session, self.settings, outcome, self.clock(), expect_claim=row.claimed_by,
-                          report=self.report):
-                    self.report.recovered += 1
+                if outcome.kind == "release":
+                    done = _apply_simple(session.connection(), outcome, self.clock(), expect_claim=row.claimed_by,
+                                         report=self.report)
+                else:
+                    done = _apply_problem(session, self.settings, outcome, self.clock(), expect_claim=row.claimed_by,
+                                          report=self.report)
+                self.report.recovered += int(done)
 
     # -- committing outcomes -------------------------------------------------------------------------
 
@@ -282,12 +320,19 @@ class _Run:
         if not outcomes:
             return
         now = self.clock()
-        with self.unit(durable=final or self.since_durable + 1 >= self.durable_every) as session:
+        durable = final or self.since_durable + 1 >= self.durable_every
+        # The common case (mark, sent, release) needs no ORM session: plain Core on one connection.
+        simple = all(outcome.kind in _SIMPLE for outcome in outcomes)
+        with self.core_unit(durable=durable) if simple else self.unit(durable=durable) as target:
+            connection = target if isinstance(target, Connection) else target.connection()
             for outcome in outcomes:
-                _apply(session, self.settings, outcome, now, expect_claim=batch, report=self.report)
+                if outcome.kind in _SIMPLE:
+                    _apply_simple(connection, outcome, now, expect_claim=batch, report=self.report)
+                else:
+                    _apply_problem(target, self.settings, outcome, now, expect_claim=batch, report=self.report)
             if remaining and now - self.lease_refreshed > self.lease / 3:
                 # Refresh the lease of the rows still waiting in this batch, so no one thinks us dead.
-                session.execute(
+                connection.execute(
                     update(OUTBOX)
                     .where(OUTBOX.c.id.in_(list(remaining)), OUTBOX.c.claimed_by == batch)
                     .values(claimed_at=now)
@@ -326,39 +371,48 @@ class _Run:
         self.smtp = None
 
     async def deliver(self, batch: str, rows: list[_Claimed]) -> bool:
-        """Send one claimed batch; False when the server could not be reached (stop for this run)."""
-        pending: list[_Outcome] = []
+        """Send one claimed batch; False when the run should stop (server unreachable or hanging)."""
         try:
             smtp = await self.connect()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             error = f"нет соединения с SMTP-сервером {self.settings.smtp.host}:{self.settings.smtp.port}: {exc}"
             self.report.errors.append(error)
             log.warning("%s", error)
-            self.commit([_Outcome(r.id, "temporary", error) for r in rows], batch)
+            await self.db(self.commit, [_Outcome(r.id, "temporary", error) for r in rows], batch)
             return False
+        pending: list[_Outcome] = []
         for index, row in enumerate(rows):
             remaining = [r.id for r in rows[index + 1:]]
+            # The in-flight mark (with the previous letter's outcome) commits in the database thread
+            # while MAIL FROM and RCPT TO cross the wire: neither delivers anything, and DATA waits
+            # for the mark. A crash before DATA thus leaves this letter `sending` (uncertain) even
+            # though the server discarded the open envelope: caution costs one alert, not a duplicate.
+            mark = asyncio.ensure_future(
+                self.db(self.commit, [*pending, _Outcome(row.id, "sending")], batch, remaining, final=False))
+            pending = []
             try:
                 await smtp.mail(row.mail_from)
                 for recipient in row.recipients:
                     await smtp.rcpt(recipient)
             except aiosmtplib.SMTPResponseException as exc:
+                await mark
                 pending.append(_Outcome(row.id, _by_code(exc.code), _reply(exc)))
                 await _reset(smtp)
                 continue
             except (ValueError, UnicodeError) as exc:
+                await mark
                 pending.append(_Outcome(row.id, "failed", f"адрес не подходит для SMTP: {exc}"))
                 await _reset(smtp)
                 continue
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 # The connection broke before DATA: nothing was delivered; retry later, stop this run.
+                await mark
                 pending.append(_Outcome(row.id, "temporary", f"соединение прервано: {exc}"))
                 pending.extend(_Outcome(i, "release") for i in remaining)
-                self.commit(pending, batch)
+                await self.db(self.commit, pending, batch)
                 self.smtp = None
                 return False
-            pending.append(_Outcome(row.id, "sending"))
-            self.commit(pending, batch, remaining, final=False)
+            await mark
             _crash_point("before_data")
             try:
                 await smtp.data(row.raw)
@@ -372,13 +426,13 @@ class _Run:
                 error = f"{kind} во время передачи письма (DATA): {exc or type(exc).__name__}"
                 pending.append(_Outcome(row.id, "uncertain", error))
                 pending.extend(_Outcome(i, "release") for i in remaining)
-                self.commit(pending, batch)
+                await self.db(self.commit, pending, batch)
                 self.smtp = None
                 # A server that hangs after DATA would hang for the next letter too: stop for this run.
                 return False
             _crash_point("after_data")
             pending.append(_Outcome(row.id, "sent"))
-        self.commit(pending, batch)
+        await self.db(self.commit, pending, batch)
         _crash_point("after_commit")
         return True
 
@@ -393,17 +447,26 @@ class _Run:
 
     # -- the Sent folder -------------------------------------------------------------------------------
 
-    def append_copies(self, append_sent: Callable[[bytes], None]) -> None:
+    def _unappended(self) -> list[int]:
         with self.unit() as session:
-            ids = list(session.scalars(
+            return list(session.scalars(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.appended_to_sent.is_(False))
                 .order_by(OutboxMessage.id)
                 .limit(self.batch_size * MAX_BATCHES_PER_RUN)
             ))
-        for row_id in ids:
-            with self.unit(durable=False) as session:
-                raw = session.scalar(select(OutboxMessage.raw).where(OutboxMessage.id == row_id))
+
+    def _raw(self, row_id: int) -> bytes:
+        with self.unit(durable=False) as session:
+            return session.scalar(select(OutboxMessage.raw).where(OutboxMessage.id == row_id))
+
+    def _mark_appended(self, row_id: int) -> None:
+        with self.unit(durable=False) as session:
+            session.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(appended_to_sent=True))
+
+    async def append_copies(self, append_sent: Callable[[bytes], None]) -> None:
+        for row_id in await self.db(self._unappended):
+            raw = await self.db(self._raw, row_id)
             try:
                 append_sent(raw)
             except Exception as exc:  # any mailbox failure: retried next run, never re-sending the mail
@@ -411,9 +474,7 @@ class _Run:
                 self.report.errors.append(f"копия письма №{row_id} не сохранена в «Отправленных»: {exc}")
                 log.warning("APPEND of outbox #%s to the Sent folder failed: %s", row_id, exc)
                 return
-            with self.unit(durable=False) as session:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
-                                .values(appended_to_sent=True).execution_options(synchronize_session=False))
+            await self.db(self._mark_appended, row_id)
             self.report.appended += 1
 
 
@@ -467,19 +528,14 @@ _MARK_SENT = _owned_update(status=OutboxStatus.SENT.value, sent_at=bindparam("at
 _SIMPLE = {"sending": _MARK_SENDING, "release": _RELEASE, "sent": _MARK_SENT}
 
 
-def _apply(
-    session: Session, settings: Settings, outcome: _Outcome, now: datetime, *, expect_claim: str,
-    report: SendReport,
+def _apply_simple(
+    connection: Connection, outcome: _Outcome, now: datetime, *, expect_claim: str, report: SendReport
 ) -> bool:
-    """Write one outcome if the row is still ours; alerts and audit in the same transaction."""
-    statement = _SIMPLE.get(outcome.kind)
-    if statement is None:
-        own = (OutboxMessage.id == outcome.row_id, OutboxMessage.claimed_by == expect_claim)
-        return _apply_problem(session, settings, outcome, now, own, report)
+    """Write a mark, a success or a release if the row is still ours."""
     params = {"row_id": outcome.row_id, "batch": expect_claim}
     if outcome.kind != "release":
         params["at"] = now
-    done = session.connection().execute(statement, params).rowcount == 1
+    done = connection.execute(_SIMPLE[outcome.kind], params).rowcount == 1
     if done and outcome.kind == "sent":
         report.sent += 1
     elif done and outcome.kind == "release":
@@ -488,8 +544,10 @@ def _apply(
 
 
 def _apply_problem(
-    session: Session, settings: Settings, outcome: _Outcome, now: datetime, own: tuple, report: SendReport
+    session: Session, settings: Settings, outcome: _Outcome, now: datetime, *, expect_claim: str, report: SendReport
 ) -> bool:
+    """Write a retry, a failure or an uncertain outcome if the row is still ours; audit and alert alongside."""
+    own = (OutboxMessage.id == outcome.row_id, OutboxMessage.claimed_by == expect_claim)
     row = session.scalars(select(OutboxMessage).where(*own)).one_or_none()
     if row is None:
         return False
@@ -553,26 +611,27 @@ async def send_due(
     """Send every due outbox row once (see the module docstring for the crash analysis)."""
     run = _Run(session_factory, settings, _Clock(now), owner)
     try:
-        run.recover_dead_claims()
+        await run.db(run.open)
+        await run.db(run.recover_dead_claims)
         for _ in range(MAX_BATCHES_PER_RUN):
             batch = run.new_batch_id()
             _live_batches.add(batch)
             try:
-                rows = run.claim(batch)
+                rows = await run.db(run.claim, batch)
                 if not rows:
                     break
                 _crash_point("after_claim")
                 if settings.mail.dry_run:
-                    run.write_dry_run(batch, rows)
+                    await run.db(run.write_dry_run, batch, rows)
                 elif not await run.deliver(batch, rows):
                     break
             finally:
                 _live_batches.discard(batch)
         if append_sent is not None:
-            run.append_copies(append_sent)
+            await run.append_copies(append_sent)
     finally:
         await run.close()
-        run.dispose()
+        await run.shutdown()
     return run.report
 
 
