@@ -14,22 +14,33 @@ Steps, each its own committed transaction, and what a kill -9 at each point leav
    the `status = queued AND claimed_by IS NULL` test, so two claimers never own the same row, on SQLite
    too. *Crash after the claim:* rows are `queued` with a dead claimer; recovery releases them and the
    next run sends them. Nothing was sent, nothing is lost.
-2. **MAIL FROM / RCPT TO.** No delivery happens before DATA. *Crash here:* the row is still only
-   reserved; released on restart.
-3. **Mark in flight, then DATA.** `status = sending` is committed *before* the DATA command (in the
-   same transaction as the previous row's outcome, to keep one commit per letter). *Crash between the
-   mark and the outcome commit* — during DATA, while waiting for the reply, or after "250" but before
-   our commit — leaves `sending`. Only the server knows whether it queued the letter, so recovery
-   marks it `uncertain` and alerts the contact official; it is never resent automatically. This is
-   the genuinely ambiguous window of RFC 5321 §4.5.3.2; every other crash point resolves exactly.
-4. **Outcome.** 250 → `sent`. A 4xx or a connection failure before DATA → back to `queued` with
+2. **Mark in flight, MAIL FROM / RCPT TO, then DATA.** `status = sending` is committed (together with
+   the previous letter's outcome: one commit per letter) while MAIL FROM and RCPT TO cross the wire,
+   and DATA starts only once that commit is done. *Crash between the mark and the outcome commit* —
+   during DATA, while waiting for the reply, or after "250" but before our commit — leaves `sending`.
+   Only the server knows whether it queued the letter, so recovery marks it `uncertain` and alerts the
+   contact official; it is never resent automatically. This is the genuinely ambiguous window of
+   RFC 5321 §4.5.3.2, widened on the safe side by the MAIL/RCPT round trips (a crash there costs an
+   alert, never a duplicate). Every other crash point resolves exactly.
+3. **Outcome.** 250 → `sent`. A 4xx or a connection failure before DATA → back to `queued` with
    exponential backoff (Postfix: 300 s doubling to 4000 s, 5 days lifetime, then `failed`). A 5xx →
    `failed`. A timeout or a dropped connection during DATA → `uncertain`. Failed and uncertain rows
    enqueue an alert to the contact official in the same transaction (never about an alert).
-5. **Sent copy.** After the SMTP work, each sent row not yet `appended_to_sent` is APPENDed through
+4. **Sent copy.** After the SMTP work, each sent row not yet `appended_to_sent` is APPENDed through
    the `append_sent` callable and flagged. A failed APPEND is retried on the next run and never
    re-sends the mail; a crash between APPEND and its flag can leave a second copy in the Sent folder,
    which is harmless.
+
+Durability: a kill -9 never loses a committed transaction, whatever the fsync policy, because the
+data is already in SQLite's WAL file or in the PostgreSQL server. What fsync protects against is an
+OS crash or power loss, and an fsync per letter (~3 ms here) would cap the sender at ~300 letters/s.
+So claims, recoveries, batch ends and every `durable_every` (20) letters are fsync'ed, and the
+per-letter marks in between are not (SQLite `synchronous=NORMAL` on the sender's own connection,
+PostgreSQL `SET LOCAL synchronous_commit = off`). After a power loss at most those 20 letters can be
+sent again; after a process crash, none.
+
+All database steps of a run go to one worker thread, so SMTP talk and disk waits overlap and the
+SQLite connection never changes threads.
 
 A claimer is dead when it ran on this host (same pid namespace) and its pid no longer exists, or
 when its lease (`claimed_at`, refreshed while the batch runs) is older than `claim_lease_seconds`.
