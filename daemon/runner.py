@@ -203,8 +203,6 @@ class Runner:
     def _keep_lease(self) -> None:
         """Between batches: renew, and abort the intake if someone else has the mailbox now."""
         self.watchdog_pet()  # a batch committed: the loop is making progress
-        if self.stopping.is_set():
-            raise _Stopping
         if self._lease_key is None:
             return  # no lease taken (a bench or a test driving intake directly)
         if not lease.renew(self.app, self._lease_key, self.owner, self.lease_ttl):
@@ -245,6 +243,8 @@ class Runner:
         while True:
             self._keep_lease()
             report = process_pending(self.app, limit=BATCH)
+            if self.stopping.is_set():
+                raise _Stopping  # what was fetched is processed; the rest stays in IMAP for the next start
             if report.processed + report.parked + report.failed < BATCH:
                 return
 

@@ -1,0 +1,136 @@
+"""`curmail run` under a fake systemd: READY/STATUS/WATCHDOG on our NOTIFY_SOCKET, SIGHUP reload, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from daemon import sdnotify
+from daemon.db.models import MessageStatus, StoredMessage
+from tests.ops.support import Daemon, NotifyListener, fixture, numbered, wait_until
+from tests.support.env import CurmailEnv
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, imap_account, smtp_sink) -> Iterator[CurmailEnv]:
+    """The env fixture on SQLite only: these tests are about the process, not the database."""
+    environment = CurmailEnv(tmp_path=tmp_path, account=imap_account, smtp=smtp_sink,
+                             db_url=f"sqlite:///{tmp_path / 'curmail.db'}")
+    yield environment
+    environment.close()
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[NotifyListener]:
+    sock = NotifyListener(str(tmp_path / "notify.sock"))
+    yield sock
+    sock.close()
+
+
+def _count(env: CurmailEnv, *where) -> int:
+    app = env.app()
+    with app.sessions() as session:
+        return session.scalar(select(func.count()).select_from(StoredMessage).where(*where)) or 0
+
+
+@pytest.mark.parametrize("kind", ["path", "abstract"])
+def test_notify_reaches_path_and_abstract_sockets(tmp_path: Path, kind: str, monkeypatch) -> None:
+    address = str(tmp_path / "n.sock") if kind == "path" else f"@curmail-test-{secrets.token_hex(6)}"
+    sock = NotifyListener(address)
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        assert sdnotify.ready("up")
+        assert sdnotify.status("line one\nline two")
+        sock.wait_for("READY", "1", timeout=10)
+        assert sock.wait_for("STATUS", "line one line two", timeout=10)  # a newline would end the field
+        assert sock.having("READY")[0]["STATUS"] == "up"
+    finally:
+        sock.close()
+
+
+def test_notify_without_systemd_is_a_no_op(monkeypatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert sdnotify.notify("READY=1") is False
+    monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/notify.sock")
+    assert sdnotify.notify("READY=1") is False  # logged at debug, never raised
+
+
+def test_watchdog_only_for_this_pid(monkeypatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "4000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    assert sdnotify.watchdog_interval() == 2.0
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))
+    assert sdnotify.watchdog_interval() is None
+
+
+def test_ready_status_watchdog_reload_and_stop(sqlite_env: CurmailEnv, listener: NotifyListener,
+                                               tmp_path: Path) -> None:
+    env = sqlite_env
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log", NOTIFY_SOCKET=listener.address,
+                    WATCHDOG_USEC="1000000")
+    try:
+        ready = listener.wait_for("READY", "1")
+        assert "STATUS" in ready[0]
+        # READY only after the first IMAP login: the mailbox row was written by a poll.
+        assert "reading" in ready[0]["STATUS"]
+        listener.wait_for("WATCHDOG", "1", count=2)
+        listener.wait_for("STATUS")
+
+        # SIGHUP with a valid new file: reloaded, and mail is still read.
+        env.configure(mailbox={"poll_interval_seconds": 2})
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_log("configuration reloaded")
+        assert listener.wait_for("RELOADING", "1")
+        env.deliver(numbered(fixture("citizen_letter.eml"), 1))
+        wait_until(lambda: _count(env, StoredMessage.status == MessageStatus.PROCESSED) == 1, 60,
+                   "the letter after a good reload")
+
+        # SIGHUP with a broken file: the error is logged, the old configuration stays and works.
+        env.config_path.write_text("[organization\nname = ", encoding="utf-8")
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_log("reload failed, keeping the previous configuration")
+        assert "not valid TOML" in daemon.log()
+        env.deliver(numbered(fixture("citizen_letter.eml"), 2))
+        wait_until(lambda: _count(env, StoredMessage.status == MessageStatus.PROCESSED) == 2, 60,
+                   "the letter after a bad reload")
+        assert daemon.process.poll() is None
+        watchdogs = len(listener.having("WATCHDOG"))
+        listener.wait_for("WATCHDOG", "1", count=watchdogs + 1)  # still healthy after the failed reload
+    finally:
+        code = daemon.terminate()
+    assert code == 0, daemon.log()
+    assert listener.wait_for("STOPPING", "1")
+    assert "stopped" in daemon.log()
+
+
+def test_sigterm_during_a_batch_loses_nothing(env: CurmailEnv, tmp_path: Path) -> None:
+    total = 60
+    letters = [numbered(fixture("citizen_letter.eml"), n) for n in range(1, total // 2 + 1)]
+    letters += [numbered(fixture("cur_signal.eml"), n) for n in range(1, total // 2 + 1)]
+    env.dovecot.append_many(env.account.user, letters)
+    env.configure(mailbox={"batch_size": 5})  # many small batches, so the stop lands between two of them
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log")
+    try:
+        wait_until(lambda: _count(env) > 0, 120, "the first stored message")
+    finally:
+        code = daemon.terminate()
+    assert code == 0, daemon.log()
+    assert "stop requested" in daemon.log()
+    # The batch in hand was finished: nothing stored is left unprocessed (the rest is still only in IMAP).
+    assert _count(env) == _count(env, StoredMessage.status == MessageStatus.PROCESSED)
+    # Whatever the stop interrupted is picked up by the next run, and nothing is doubled.
+    env.run_once()
+    app = env.app()
+    with app.sessions() as session:
+        rows = session.execute(select(StoredMessage.uid, StoredMessage.status, StoredMessage.message_id)).all()
+    assert len(rows) == total
+    assert len({r.uid for r in rows}) == total
+    assert {r.status for r in rows} == {MessageStatus.PROCESSED}
+    unflagged = [m for m in env.dovecot.list_messages(env.account.user) if "$Curmail" not in m.flags]
+    assert unflagged == []
