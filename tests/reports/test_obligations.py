@@ -1,0 +1,143 @@
+"""The quarterly obligation: draft on the first working day, reminder, escalation, `#отправить` to the ЦУР."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Callable
+from datetime import datetime
+from email import policy
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from daemon.app import App
+from daemon.clock import Clock
+from daemon.db.models import Case, CaseEvent, OutboxMessage
+from daemon.errors import NotAuthorised
+from daemon.reports import obligations
+from daemon.reports.period import quarter
+from tests.reports.seed import Spec, add_all, msk
+
+CONTACT = "ivanova@kozmo.example"
+OFFICIAL = "petrov@kozmo.example"
+SUPERVISOR = "sidorova@kozmo.example"
+CUR = "cur@example.org"
+
+
+def at(app: App, moment: datetime) -> App:
+    app.clock = Clock(fixed=moment)
+    return app
+
+
+def letters(app: App, kind: str | None = None) -> list[OutboxMessage]:
+    with app.sessions() as session:
+        query = select(OutboxMessage).options(undefer(OutboxMessage.raw)).order_by(OutboxMessage.id)
+        rows = list(session.scalars(query))
+    return [r for r in rows if kind is None or r.kind == kind]
+
+
+def report_cases(app: App) -> list[Case]:
+    with app.sessions() as session:
+        return list(session.scalars(select(Case).where(Case.kind == "report")))
+
+
+def attachments(row: OutboxMessage) -> dict[str, bytes]:
+    msg = email.message_from_bytes(row.raw, policy=policy.default)
+    return {part.get_filename(): part.get_content() for part in msg.iter_attachments()}
+
+
+def test_dates_of_a_quarter_that_ends_on_a_holiday(app: App) -> None:
+    q4 = obligations.dates_for(app.settings, quarter(2026, 4))
+    # 31.12.2026 is a day off and 1-10.01.2027 are holidays and a weekend: the first working day is 11.01.
+    assert q4.generate_at == msk(2027, 1, 11, 9, 0)
+    assert q4.due_at == msk(2027, 1, 11, 18, 0)  # the 5th is a holiday: the deadline moves to the next working day
+    q2 = obligations.dates_for(app.settings, quarter(2026, 2))
+    assert q2.generate_at == msk(2026, 7, 1, 9, 0)
+    assert q2.reminder_at == msk(2026, 7, 3, 9, 0)
+    assert q2.escalation_at == msk(2026, 7, 6, 9, 0)  # the 4th is a Saturday
+    assert q2.due_at == msk(2026, 7, 6, 18, 0)  # the 5th is a Sunday
+
+
+def test_draft_goes_to_the_contact_official_once(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    with app.sessions() as session:
+        add_all(session, [Spec("appeal", msk(2026, 5, 12, 10), "59fz", "ЖКХ", due=msk(2026, 6, 11, 18),
+                               closed=msk(2026, 5, 30, 12))])
+    assert obligations.tick(at(app, msk(2026, 6, 30, 23, 0))) is None  # the quarter is not over
+    assert obligations.tick(at(app, msk(2026, 7, 1, 8, 59))) is None  # before the working day starts
+    assert obligations.tick(at(app, msk(2026, 7, 1, 9, 0))) == "generated"
+    obligations.tick(at(app, msk(2026, 7, 1, 9, 1)))
+    other_instance = make_app()
+    obligations.tick(at(other_instance, msk(2026, 7, 1, 9, 2)))
+
+    (case,) = report_cases(app)
+    assert case.state == "assigned" and case.assignee == CONTACT
+    assert case.due_at == msk(2026, 7, 6, 18, 0)
+    (draft,) = letters(app, obligations.DRAFT_TEMPLATE)
+    assert draft.recipients == [CONTACT]
+    assert f"[KZM-{case.id}]" in draft.subject
+    files = attachments(draft)
+    assert set(files) == {"statistika-2026Q2.xlsx", "dela-2026Q2.csv", "svodka-2026Q2.txt"}
+    body = email.message_from_bytes(draft.raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert "#отправить" in body and "Обращений поступило: 1" in body
+
+
+def test_reminder_on_the_3rd_and_escalation_on_the_4th_each_once(app: App) -> None:
+    obligations.tick(at(app, msk(2026, 7, 1, 9, 0)))
+    obligations.tick(at(app, msk(2026, 7, 2, 12, 0)))
+    assert letters(app, obligations.REMINDER_TEMPLATE) == []
+    for moment in (msk(2026, 7, 3, 9, 0), msk(2026, 7, 3, 15, 0)):
+        obligations.tick(at(app, moment))
+    (reminder,) = letters(app, obligations.REMINDER_TEMPLATE)
+    assert reminder.recipients == [CONTACT]
+    assert letters(app, obligations.ESCALATION_TEMPLATE) == []
+    for moment in (msk(2026, 7, 4, 10, 0), msk(2026, 7, 6, 9, 0), msk(2026, 7, 6, 9, 30)):
+        obligations.tick(at(app, moment))
+    escalations = letters(app, obligations.ESCALATION_TEMPLATE)
+    assert sorted(r.recipients[0] for r in escalations) == [CONTACT, SUPERVISOR]
+
+
+def test_holiday_quarter_skips_reminders_that_would_precede_the_draft(app: App) -> None:
+    obligations.tick(at(app, msk(2027, 1, 11, 9, 0)))
+    obligations.tick(at(app, msk(2027, 1, 11, 9, 5)))
+    assert len(letters(app, obligations.DRAFT_TEMPLATE)) == 1
+    assert letters(app, obligations.REMINDER_TEMPLATE) == []
+    assert letters(app, obligations.ESCALATION_TEMPLATE) == []
+    (case,) = report_cases(app)
+    with app.sessions() as session:
+        actions = [e.action for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))]
+    assert "report_reminder_skipped" in actions and "report_escalation_skipped" in actions
+
+
+def test_send_is_refused_for_anyone_but_the_contact_official(app: App) -> None:
+    obligations.tick(at(app, msk(2026, 7, 1, 9, 0)))
+    (case,) = report_cases(app)
+    with app.sessions() as session, session.begin():
+        case = session.get(Case, case.id)
+        with pytest.raises(NotAuthorised) as refused:
+            obligations.send_quarterly(session, app, case, OFFICIAL)
+    assert "только контактное должностное лицо" in str(refused.value)
+    assert "Иванова Мария Петровна" in str(refused.value) and OFFICIAL in str(refused.value)
+    assert letters(app, obligations.FINAL_TEMPLATE) == []
+
+
+def test_send_mails_the_reviewed_files_to_the_cur_and_closes_the_case(app: App) -> None:
+    obligations.tick(at(app, msk(2026, 7, 1, 9, 0)))
+    (case,) = report_cases(app)
+    at(app, msk(2026, 7, 2, 10, 0))
+    with app.sessions() as session, session.begin():
+        result = obligations.send_quarterly(session, app, session.get(Case, case.id), CONTACT.upper())
+    assert result == "Отчёт за II квартал 2026 г. направлен в ЦУР (cur@example.org)."
+    (final,) = letters(app, obligations.FINAL_TEMPLATE)
+    (draft,) = letters(app, obligations.DRAFT_TEMPLATE)
+    assert final.recipients == [CUR]
+    assert attachments(final) == attachments(draft)  # exactly what the official reviewed
+    with app.sessions() as session, session.begin():
+        again = obligations.send_quarterly(session, app, session.get(Case, case.id), CONTACT)
+    assert "уже направлен" in again
+    assert len(letters(app, obligations.FINAL_TEMPLATE)) == 1
+    (case,) = report_cases(app)
+    assert case.state == "closed" and case.outcome == "sent"
+    obligations.tick(at(app, msk(2026, 7, 6, 9, 0)))  # sent in time: no reminder, no escalation
+    assert letters(app, obligations.REMINDER_TEMPLATE) == letters(app, obligations.ESCALATION_TEMPLATE) == []
