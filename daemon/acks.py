@@ -209,7 +209,8 @@ def on_bounce(
     sent.delivery_failed_at = now
     report = pm.report if pm is not None else None
     detail = {"outbox_id": sent.id, "kind": sent.kind, "recipients": list(sent.recipients),
-              "status": report.status if report else None, "diagnostic": (report.diagnostic or "")[:500] if report else None}
+              "status": report.status if report else None,
+              "diagnostic": (report.diagnostic or "")[:500] if report else None}
     target = case if case is not None else (session.get(Case, sent.case_id) if sent.case_id else None)
     if target is not None:
         record_event(session, target, action="delivery_failed", at=now, actor="curmail", message=row, detail=detail)

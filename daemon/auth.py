@@ -155,13 +155,13 @@ def results_verdict(results: AuthResults | None, sender: str, authserv_id: str) 
                               f"(authserv-id «{authserv_id}»); подпись отправителя не подтверждена")
     sender_domain = sender.rpartition("@")[2]
     for item in results.results:
-        if item.method == "dmarc" and item.result == "pass":
-            if aligned(item.properties.get("header.from") or sender_domain, sender_domain):
-                return Verdict(True)
-        if item.method == "dkim" and item.result == "pass":
-            if aligned(item.properties.get("header.d") or item.properties.get("header.i", "").rpartition("@")[2],
-                       sender_domain):
-                return Verdict(True)
+        if item.result != "pass":
+            continue
+        if item.method == "dmarc" and aligned(item.properties.get("header.from") or sender_domain, sender_domain):
+            return Verdict(True)
+        signer = item.properties.get("header.d") or item.properties.get("header.i", "").rpartition("@")[2]
+        if item.method == "dkim" and aligned(signer, sender_domain):
+            return Verdict(True)
     said = ", ".join(f"{r.method}={r.result}" for r in results.results) or "нет результатов"
     return Verdict(False, f"проверка подлинности отправителя не пройдена ({said}): нужна dkim=pass "
                           f"или dmarc=pass для домена {sender_domain}")

@@ -53,7 +53,8 @@ KIND_RU = {
 ACTION_RU = {
     "opened": "дело открыто", "message_attached": "получено письмо", "deadline_set": "установлен срок",
     "deadline_extended": "срок продлён", "command_refused": "команда отклонена",
-    "approval_refused": "согласование не принято", "topic_set": "задана тема", "delivery_failed": "письмо не доставлено",
+    "approval_refused": "согласование не принято", "topic_set": "задана тема",
+    "delivery_failed": "письмо не доставлено",
     "proposal_received": "предложение ЦУР", "draft_deadline_met": "проект получен",
     "applicant_notice_required": "нужно уведомить заявителя", "reminder_sent": "напоминание",
     "calendar_invite": "приглашение в календарь", "calendar_cancel": "отмена в календаре",
@@ -137,6 +138,8 @@ def _one(run: _Run, command: Command) -> LineResult:
     handler = HANDLERS[command.name]
     savepoint = run.session.begin_nested()
     try:
+        if not run.roles:
+            raise Refused("адрес отправителя не числится среди сотрудников администрации и адресов ЦУР")
         text = handler(run, command)
         savepoint.commit()
         return LineResult(command.line, True, text)
@@ -150,7 +153,8 @@ def _one(run: _Run, command: Command) -> LineResult:
     except Exception:  # a bug in one command must not cost the others their answer
         savepoint.rollback()
         log.exception("command failed", extra={"command": command.name, "sender": run.sender})
-        return LineResult(command.line, False, "внутренняя ошибка, команда не выполнена; сообщите администратору curmail")
+        return LineResult(command.line, False,
+                          "внутренняя ошибка, команда не выполнена; сообщите администратору curmail")
 
 
 def _record_refusal(run: _Run, command: Command, reason: str) -> None:
@@ -188,7 +192,8 @@ def _reply(run: _Run, results: list[LineResult], *, show_help: bool) -> None:
         return
     enqueue(
         run.session, run.app.settings, kind=RESULT_TEMPLATE, to=[run.sender], case=run.case,
-        context={"original_subject": normalize_subject(run.pm.subject, (run.tag_prefix,)) or run.pm.subject, "results": results, "help": format_help() if show_help else "",
+        context={"original_subject": normalize_subject(run.pm.subject, (run.tag_prefix,)) or run.pm.subject,
+                 "results": results, "help": format_help() if show_help else "",
                  "nothing_understood": not results},
         in_reply_to=run.pm.message_id, references=list(run.pm.references),
         dedupe_key=f"command_result:{run.row.id}", auto_submitted="auto-replied", now=run.now,
@@ -520,10 +525,10 @@ def _reports(run: _Run, command: Command) -> str:
     try:
         reports = importlib.import_module("daemon.reports")
     except ImportError:
-        return "команда пока недоступна: модуль отчётов ещё не установлен"
+        raise WorkflowError("команда пока недоступна: модуль отчётов ещё не установлен") from None
     handler = getattr(reports, "run_command", None)
     if handler is None:
-        return "команда пока недоступна: модуль отчётов не принимает команды"
+        raise WorkflowError("команда пока недоступна: модуль отчётов пока не принимает команды по почте")
     return str(handler(run.session, run.app, name=command.name, args=command.args, sender=run.sender,
                        case=run.case, now=run.now))
 

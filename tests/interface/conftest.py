@@ -1,4 +1,4 @@
-"""Fixtures for the e-mail interface: the workflow `Flow` with the after-dispatch hook (commands, acks, bounces, ICS)."""
+"""Fixtures for the e-mail interface: the workflow `Flow` plus the after-dispatch hook (commands, acks, ICS)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def command_mail(name: str, *, sender: str, case_id: int | None = None, reply_to
                  **headers: str) -> bytes:
     """A fixture of tests/fixtures/commands/ as sent by `sender`, about case `case_id`, answering `reply_to`."""
     raw = (FIXTURES / "commands" / name).read_bytes()
-    if case_id is not None:
-        raw = raw.replace(b"[KZM-42]", f"[KZM-{case_id}]".encode())
+    if case_id is not None:  # the fixtures name cases 42 and 7
+        raw = raw.replace(b"KZM-42", f"KZM-{case_id}".encode()).replace(b"KZM-7", f"KZM-{case_id}".encode())
     changes: dict[str, str] = {"From": sender, "To": "adm@kozmo.example",
                                **{k.replace("_", "-"): v for k, v in headers.items()}}
     if reply_to:

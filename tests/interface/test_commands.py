@@ -1,0 +1,217 @@
+"""Commands by e-mail, from mails shaped like each client (tests/fixtures/commands), on a live refutation case."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC
+from email import policy
+
+import pytest
+
+from tests.interface.conftest import Mail, command_mail
+from tests.support.mail import make_message
+from tests.workflow.conftest import (
+    CONTACT,
+    CUR,
+    OFFICIAL,
+    PRESS,
+    SUPERVISOR,
+    WEB_EDITOR,
+    body_of,
+    header_of,
+    msk,
+    plain,
+)
+
+SIGNAL_AT = msk(2026, 12, 3, 12, 42)
+LATER = msk(2026, 12, 3, 13, 0)
+
+
+def open_signal(flow: Mail) -> int:
+    flow.deliver("signal.eml", at=SIGNAL_AT)
+    return flow.case().id
+
+
+def reply_of(flow: Mail, to: str) -> str:
+    (row,) = flow.outbox("command_result", to)
+    return plain(body_of(row))
+
+
+def test_thunderbird_status_and_assign_hand_the_whole_case_over(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver_raw(command_mail("thunderbird_flowed.eml", sender=OFFICIAL, case_id=number,
+                                  reply_to=notice.message_id), at=LATER)
+    case = flow.case()
+    assert case.assignee == SUPERVISOR
+    (result,) = flow.outbox("command_result", OFFICIAL)
+    assert header_of(result, "Subject") == f"[KZM-{number}] Обработано: Дело назначено"
+    assert header_of(result, "In-Reply-To") == "<tb-1@kozmo.example>" or header_of(result, "In-Reply-To")
+    text = reply_of(flow, OFFICIAL)
+    assert "> #статус" in text and "состояние: назначено исполнителю" in text and "Срок: 03.12.2026 15:42" in text
+    assert "> #назначить sidorova@kozmo.example ✓ дело передано: Сидорова Анна Викторовна" in text
+    handed = flow.one("case_assigned", SUPERVISOR)
+    msg = email.message_from_bytes(handed.raw, policy=policy.default)
+    assert next(p.get_filename() for p in msg.iter_attachments()).endswith(".eml")
+    assert "Воду отключили на неделю" in body_of(handed)
+
+
+def test_the_reply_is_threaded_under_the_command_mail(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    raw = command_mail("thunderbird_flowed.eml", sender=OFFICIAL, case_id=number, reply_to=notice.message_id)
+    flow.deliver_raw(raw, at=LATER)
+    (result,) = flow.outbox("command_result", OFFICIAL)
+    command_id = email.message_from_bytes(raw, policy=policy.default)["Message-ID"]
+    assert header_of(result, "In-Reply-To") == command_id
+    assert command_id in header_of(result, "References") and notice.message_id in header_of(result, "References")
+    assert header_of(result, "Auto-Submitted") == "auto-replied"
+
+
+def test_outlook_html_only_sets_deadline_and_topic(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(command_mail("outlook_html_only.eml", sender=CONTACT, case_id=number,
+                                  reply_to=notice.message_id), at=LATER)
+    case = flow.case()
+    assert case.due_at == msk(2026, 12, 10, 15, 0).astimezone(UTC)
+    assert case.topic == "ЖКХ, отопление"
+    text = reply_of(flow, CONTACT)
+    assert "срок установлен: 10.12.2026 15:00 (МСК)" in text and "тема дела: ЖКХ, отопление" in text
+
+
+def test_mailru_close_with_outcome(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(command_mail("mailru_plain.eml", sender=CONTACT, case_id=number, reply_to=notice.message_id),
+                     at=LATER)
+    case = flow.case()
+    assert (case.state, case.outcome) == ("closed", "дан ответ заявителю")
+    assert "дело закрыто; итог: дан ответ заявителю" in reply_of(flow, CONTACT)
+
+
+def test_english_read_only_commands_work_in_a_new_mail_but_reopen_needs_a_reply(flow: Mail):
+    number = open_signal(flow)
+    flow.deliver_raw(command_mail("english_commands.eml", sender=CONTACT, case_id=number), at=LATER)
+    text = reply_of(flow, CONTACT)
+    assert f"Дело [KZM-{number}]" in text  # #status
+    assert "мои открытые дела: открытых дел нет" in text  # #mine: the case is Petrov's
+    assert f"все открытые дела: 1: [KZM-{number}]" in text  # #list
+    assert "--- Справка по командам ---" not in text or "#помощь" in text  # #help answered
+    assert "> #reopen ✗ отклонено: команда меняет дело" in text
+    refused = flow.events(flow.case(), "command_refused")
+    assert [e.detail["command"] for e in refused] == ["reopen"]
+
+
+def test_iphone_mine_without_a_case(flow: Mail):
+    number = open_signal(flow)
+    flow.deliver_raw(command_mail("iphone.eml", sender=OFFICIAL), at=LATER)
+    text = reply_of(flow, OFFICIAL)
+    assert f"мои открытые дела: 1: [KZM-{number}]" in text and "срок 03.12.2026 15:42 (МСК)" in text
+
+
+def test_yandex_report_says_whether_reports_take_commands(flow: Mail):
+    open_signal(flow)
+    flow.deliver_raw(command_mail("yandex_html.eml", sender=SUPERVISOR), at=LATER)
+    text = reply_of(flow, SUPERVISOR)
+    assert "> #Отчёт 4 2026" in text
+    assert "✗ ошибка: команда пока недоступна" in text or "> #Отчёт 4 2026 ✓" in text
+
+
+def draft_to_cur(flow: Mail) -> str:
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver("draft_reply.eml", at=msk(2026, 12, 3, 13, 40), reply_to=notice.message_id)
+    return flow.one("refutation_draft", CUR).message_id
+
+
+def test_outlook_cp1251_approval_by_command_sends_to_press(flow: Mail):
+    number = open_signal(flow)
+    to_cur = draft_to_cur(flow)
+    flow.deliver_raw(command_mail("outlook_plain_cp1251.eml", sender=CUR, case_id=number, reply_to=to_cur),
+                     at=msk(2026, 12, 3, 14, 0))
+    assert flow.case().state == "sent_to_press"
+    assert len(flow.outbox("refutation_press", PRESS)) == 1
+    assert "текст согласован и направлен в пресс-службу" in reply_of(flow, CUR)
+
+
+def test_gmail_rework_by_command_returns_the_draft(flow: Mail):
+    number = open_signal(flow)
+    to_cur = draft_to_cur(flow)
+    flow.deliver_raw(command_mail("gmail_alternative.eml", sender=CUR, case_id=number, reply_to=to_cur),
+                     at=msk(2026, 12, 3, 14, 0))
+    case = flow.case()
+    assert case.state == "rework"
+    assert case.data["remarks"][-1]["text"] == "уточните адрес и сроки ремонта"
+    assert "уточните адрес и сроки ремонта" in body_of(flow.one("refutation_remarks", OFFICIAL))
+    assert "проект возвращён исполнителю с замечаниями" in reply_of(flow, CUR)
+
+
+def test_subject_command_published_closes_the_case(flow: Mail):
+    number = open_signal(flow)
+    to_cur = draft_to_cur(flow)
+    flow.deliver("approval.eml", at=msk(2026, 12, 3, 14, 20), reply_to=to_cur)
+    web = flow.one("refutation_web", WEB_EDITOR)
+    flow.deliver_raw(command_mail("subject_command.eml", sender=WEB_EDITOR, case_id=number, reply_to=web.message_id),
+                     at=msk(2026, 12, 3, 15, 0))
+    case = flow.case()
+    assert (case.state, case.outcome) == ("closed", "published")
+    assert case.data["published_url"] == "https://kozmo.example/news/17"
+
+
+def test_unknown_commands_are_named_and_help_follows(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver_raw(command_mail("unknown_commands.eml", sender=OFFICIAL, case_id=number,
+                                  reply_to=notice.message_id), at=LATER)
+    text = reply_of(flow, OFFICIAL)
+    assert "> #удалить всё ✗ неизвестная команда" in text
+    assert "> #МыВместе ✗ неизвестная команда" in text
+    assert "--- Справка по командам ---" in text and "#продлить <дата> <причина>" in text
+
+
+@pytest.mark.parametrize("date_text", ["32.13.2026", "завтра вечером", "31.02.2026"])
+def test_a_malformed_date_is_quoted_with_the_accepted_formats(flow: Mail, date_text: str):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    raw = make_message(sender=CONTACT, subject=f"RE: [KZM-{number}] Запрос", body=f"#срок {date_text}\n",
+                       in_reply_to=notice.message_id, references=notice.message_id)
+    flow.deliver_raw(raw, at=LATER)
+    text = reply_of(flow, CONTACT)
+    assert f"не удалось прочитать дату «{date_text}»" in text
+    assert "«10.12.2026», «10.12.2026 15:00», «10 декабря»" in text
+    assert flow.case().due_at == msk(2026, 12, 3, 15, 42).astimezone(UTC)  # unchanged
+
+
+def test_a_command_on_a_case_the_sender_may_not_touch_is_refused_with_the_reason(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    # Petrov is the assignee but only the contact official and the supervisor may move a deadline.
+    flow.deliver_raw(command_mail("outlook_html_only.eml", sender=OFFICIAL, case_id=number,
+                                  reply_to=notice.message_id), at=LATER)
+    text = reply_of(flow, OFFICIAL)
+    assert ("> #срок 10.12.2026 15:00 ✗ отклонено: команду могут выполнять: контактное лицо, "
+            "руководитель аппарата") in text
+    case = flow.case()
+    assert case.due_at == msk(2026, 12, 3, 15, 42).astimezone(UTC)
+    assert flow.events(case, "command_refused")[0].detail["command"] == "due"
+
+
+def test_a_citizen_cannot_run_commands(flow: Mail):
+    number = open_signal(flow)
+    flow.deliver_raw(command_mail("mailru_plain.eml", sender="ivanov@mail.ru", case_id=number), at=LATER)
+    assert flow.case().state == "assigned"
+    text = reply_of(flow, "ivanov@mail.ru")
+    assert "не числится среди сотрудников" in text
+
+
+def test_a_command_from_an_auto_responder_runs_nothing_and_gets_no_reply(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    for header, value in (("Auto_Submitted", "auto-replied"), ("Precedence", "bulk")):
+        raw = command_mail("mailru_plain.eml", sender=CONTACT, case_id=number, reply_to=notice.message_id,
+                           **{header: value, "Message_ID": f"<auto-{header}@kozmo.example>"})
+        flow.deliver_raw(raw, at=LATER)
+    case = flow.case()
+    assert case.state == "assigned"
+    assert "command_ignored" in flow.actions(case)  # the bulk copy was read as a command, and ignored
+    assert flow.outbox("command_result") == []
