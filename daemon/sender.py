@@ -67,7 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -150,12 +150,19 @@ def _setting(settings: Settings, name: str, default: Any) -> Any:
     return getattr(settings.smtp, name, default)
 
 
-def _host_identity() -> str:
+def _read(path: str, *, link: bool = False) -> str:
     try:
-        namespace = os.readlink("/proc/self/ns/pid").replace(":", "")
+        return os.readlink(path) if link else Path(path).read_text().strip()
     except OSError:
-        namespace = "?"
-    return f"{socket.gethostname()}@{namespace}".replace("|", "_")
+        return "?"
+
+
+@lru_cache(maxsize=1)
+def _host_identity() -> str:
+    """`host@boot@pidns`: where a pid means something (the boot id tells a pid of the last boot)."""
+    boot = _read("/proc/sys/kernel/random/boot_id")[:8]
+    namespace = re.sub(r"\D", "", _read("/proc/self/ns/pid", link=True)) or "?"
+    return f"{socket.gethostname()}@{boot}@{namespace}".replace("|", "_")
 
 
 class _Clock:
@@ -504,6 +511,11 @@ async def _reset(smtp: aiosmtplib.SMTP) -> None:
 
 def _claimer_alive(claimed_by: str, claimed_at: datetime | None, now: datetime, lease: timedelta) -> bool:
     parts = claimed_by.split("|")
+    here_host, here_boot, _ = _host_identity().split("@")
+    if len(parts) == 4 and parts[1].count("@") == 2:
+        host, boot, _ = parts[1].split("@")
+        if host == here_host and boot != here_boot and "?" not in (boot, here_boot):
+            return False  # claimed before this machine rebooted
     if len(parts) == 4 and parts[1] == _host_identity() and parts[2].isdigit():
         pid = int(parts[2])
         if pid == os.getpid():

@@ -257,3 +257,15 @@ def check_kill_9(db_url: str, state: Path, smtp_sink, crash_at: str) -> None:
     alerts = [r for r in rows.values() if r.kind == "send_uncertain"]
     assert len(alerts) == (0 if uncertain_index is None else 1)
     assert report.recovered == recovered
+
+
+def test_a_claim_by_another_host_is_respected_until_its_lease_runs_out(db_url, state, smtp_sink):
+    settings, factory = setup(db_url, state, smtp_sink)
+    ((row_id, msgid),) = put(factory, settings, [OFFICIAL])
+    with factory() as session, session.begin():
+        row = session.get(OutboxMessage, row_id)
+        row.claimed_by, row.claimed_at = "other|elsewhere@0badc0de@1|4242|feed", NOW
+    assert send_due_sync(factory, settings, now=NOW + timedelta(minutes=5), owner="t").claimed == 0
+    late = send_due_sync(factory, settings, now=NOW + timedelta(minutes=16), owner="t")
+    assert (late.recovered, late.sent) == (1, 1)
+    assert delivered(smtp_sink) == Counter({msgid: 1})
