@@ -1,0 +1,113 @@
+"""Acknowledgements and loop protection: one ack per sender and case, a daily limit, auto-responder storms, bounces."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+from tests.interface.conftest import Mail
+from tests.support.mail import make_message
+from tests.workflow.conftest import CONTACT, CUR, OFFICIAL, PRESS, WEB_EDITOR, body_of, header_of, msk, plain
+
+DAY = msk(2026, 12, 3, 10, 0)
+
+
+def test_a_new_case_from_the_cur_gets_one_acknowledgement_with_tag_and_deadline(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    case = flow.case()
+    ack = flow.one("ack", CUR)
+    assert header_of(ack, "Subject").startswith(f"[KZM-{case.id}] Принято:")
+    assert header_of(ack, "Auto-Submitted") == "auto-replied"
+    text = plain(body_of(ack))
+    assert f"открыто дело [KZM-{case.id}]" in text and "до 15:42 03.12.2026 (МСК)" in text
+    # A later mail from the ЦУР in the same case is no new case: no second acknowledgement.
+    notice = flow.one("refutation_new", CONTACT)
+    flow.deliver("proposal.eml", at=msk(2026, 12, 3, 13, 5), reply_to=notice.message_id)
+    assert len(flow.outbox("ack")) == 1
+
+
+def test_appeals_forwarded_by_the_cur_get_no_acknowledgement(flow: Mail):
+    flow.deliver("appeal_pos.eml", at=msk(2026, 12, 3, 10, 0))
+    assert flow.case().kind == "appeal"
+    assert flow.outbox("ack") == []
+
+
+def unmarked_autoreply(n: int, to_subject: str) -> bytes:
+    """A ЦУР vacation responder that marks nothing: no Auto-Submitted, no Precedence, no thread headers."""
+    return make_message(sender=CUR, subject=f"Ваше письмо получено ({n})",
+                        body=f"Ваше письмо «{to_subject}» получено и будет рассмотрено.\n",
+                        message_id=f"<vacation-{n}@example.org>")
+
+
+def test_two_auto_responders_through_curmail_settle_within_the_daily_limit(flow: Mail):
+    """An unmarked responder opens a case per answer; curmail acks each until the daily limit, then stops."""
+    flow.deliver_raw(unmarked_autoreply(0, "начало"), at=DAY)
+    answered: set[str] = set()
+    for n in range(1, 200):  # a hang guard: a loop that does not settle fails the assertions below
+        pending = [row for row in flow.outbox(to=CUR) if row.message_id not in answered]
+        if not pending:
+            break
+        for row in pending:
+            answered.add(row.message_id)
+            flow.deliver_raw(unmarked_autoreply(n, row.subject), at=DAY)
+    to_responder = flow.outbox(to=CUR)
+    assert len(to_responder) == 20  # [security] auto_mail_per_address_per_day
+    assert {row.kind for row in to_responder} == {"ack"}
+    notice = flow.one("auto_mail_limit", CONTACT)
+    assert CUR in notice.subject and "20" in plain(body_of(notice))
+    suppressed = [c for c in flow.cases() if "ack_suppressed" in flow.actions(c)]
+    assert len(suppressed) == 1  # the 21st case: stored, worked on, not answered
+
+
+def test_a_marked_auto_reply_to_our_letter_is_stored_and_never_answered(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    ack = flow.one("ack", CUR)
+    before = len(flow.outbox())
+    for n, headers in enumerate(({"Auto-Submitted": "auto-replied"}, {"Precedence": "bulk"},
+                                 {"X-Autoreply": "yes"}, {"List-Id": "<cur.list.example.org>"})):
+        raw = make_message(sender=CUR, subject=f"Автоответ: {ack.subject}", body="Я в отпуске до 10.12.",
+                           in_reply_to=ack.message_id, references=ack.message_id, headers=headers,
+                           message_id=f"<ooo-{n}@example.org>")
+        flow.deliver_raw(raw, at=msk(2026, 12, 3, 12, 50))
+    assert len(flow.outbox()) == before
+    assert len(flow.messages()) == 5 and all(m.case_id == flow.case().id for m in flow.messages())
+
+
+def dsn_for(original: bytes, recipient: str, bounce_id: str = "bounce-1") -> bytes:
+    """An RFC 3464 bounce as Postfix writes it, with the original's headers attached."""
+    head = original.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    return (
+        "From: MAILER-DAEMON@mx.kozmo.example (Mail Delivery System)\r\n"
+        "To: adm@kozmo.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <{bounce_id}@mx.kozmo.example>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\n"
+        f"I'm sorry to have to inform you that your message could not be delivered to {recipient}.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.kozmo.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"{head}\r\n--B--\r\n"
+    ).encode()
+
+
+def test_a_bounce_of_the_press_letter_marks_it_failed_and_is_an_incident(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver("draft_reply.eml", at=msk(2026, 12, 3, 13, 40), reply_to=notice.message_id)
+    flow.deliver("approval.eml", at=msk(2026, 12, 3, 14, 20), reply_to=flow.one("refutation_draft", CUR).message_id)
+    press = flow.one("refutation_press", PRESS)
+    flow.deliver_raw(dsn_for(press.raw, PRESS), at=msk(2026, 12, 3, 14, 30))
+    assert flow.one("refutation_press", PRESS).delivery_failed_at is not None
+    assert flow.one("refutation_web", WEB_EDITOR).delivery_failed_at is None
+    alert = flow.one("delivery_failed", CONTACT)
+    assert header_of(alert, "Subject").endswith("ИНЦИДЕНТ: комментарий не доставлен в пресс-службу")
+    text = plain(body_of(alert))
+    assert PRESS in text and "5.1.1" in text and "User unknown" in text
+    case = flow.case()
+    assert flow.events(case, "delivery_failed")[0].detail["outbox_id"] == press.id
+    # The same bounce again (a retried delivery) tells nobody twice.
+    flow.deliver_raw(dsn_for(press.raw, PRESS, "bounce-2"), at=msk(2026, 12, 3, 14, 31))
+    assert len(flow.outbox("delivery_failed")) == 1
+    assert email.message_from_bytes(alert.raw, policy=policy.default)["Precedence"] is None
