@@ -269,3 +269,12 @@ def test_a_claim_by_another_host_is_respected_until_its_lease_runs_out(db_url, s
     late = send_due_sync(factory, settings, now=NOW + timedelta(minutes=16), owner="t")
     assert (late.recovered, late.sent) == (1, 1)
     assert delivered(smtp_sink) == Counter({msgid: 1})
+
+
+def test_login_is_used_when_a_username_is_configured(tmp_path, state, smtp_sink_auth, monkeypatch):
+    monkeypatch.setenv("CURMAIL_TEST_SMTP_PASSWORD", "s3cret")
+    db_url = f"sqlite:///{tmp_path / 'auth.db'}"
+    settings, factory = setup(db_url, state, smtp_sink_auth, username="adm", password_env="CURMAIL_TEST_SMTP_PASSWORD")
+    put(factory, settings, [OFFICIAL])
+    assert send_due_sync(factory, settings, now=NOW, owner="t").sent == 1
+    assert [m.auth_login for m in smtp_sink_auth.messages] == ["adm"]
