@@ -101,7 +101,7 @@ def enqueue(
 ) -> list[OutboxMessage]:
     """Render `kind` and add one queued row per recipient to `session`; the caller commits.
 
-    The returned rows are pending: their `id` is set by the caller's next flush or commit.
+    The returned rows are flushed (they have their ids) but not committed.
 
     With `dedupe_key`, each recipient's row is keyed `"{dedupe_key}:{recipient}"`, and a key that
     already exists adds nothing: a reminder enqueued twice (a retried transaction, a restart) is sent
@@ -176,8 +176,7 @@ def enqueue(
         )
         session.add(row)
         rows.append(row)
-    # No flush here: the rows get their ids at the caller's next flush or commit, and many rows then
-    # go in one multi-row INSERT, which is several times cheaper than a flush per call.
+    session.flush()  # callers record the new rows' ids in the case history
     return rows
 
 
