@@ -1,0 +1,96 @@
+"""Two `curmail run` on one PostgreSQL and one Dovecot; the mailbox reader is SIGKILLed in the middle of the work."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from daemon.db.models import CaseEvent, MailboxState, MessageStatus, OutboxMessage, OutboxStatus, StoredMessage
+from daemon.intake import mailbox_key
+from tests.ops.support import Daemon, fixture, numbered, wait_until
+from tests.support.env import CurmailEnv
+
+LEASE_SECONDS = 5
+LETTERS = 60
+
+
+def _lease_owner(env: CurmailEnv) -> str | None:
+    app = env.apps[0]
+    with app.sessions() as session:
+        return session.scalar(select(MailboxState.lease_owner).where(MailboxState.mailbox == mailbox_key(env.settings)))
+
+
+def _processed(env: CurmailEnv) -> int:
+    with env.apps[0].sessions() as session:
+        return session.scalar(select(func.count()).select_from(StoredMessage)
+                              .where(StoredMessage.status == MessageStatus.PROCESSED)) or 0
+
+
+def _unfinished_outbox(env: CurmailEnv) -> int:
+    with env.apps[0].sessions() as session:
+        return session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status.in_([OutboxStatus.QUEUED, OutboxStatus.SENDING]))) or 0
+
+
+def test_two_instances_one_killed(tmp_path: Path, imap_account, smtp_sink, pg_url: str) -> None:
+    env = CurmailEnv(tmp_path=tmp_path, account=imap_account, smtp=smtp_sink, db_url=pg_url)
+    env.configure(mailbox={"batch_size": 3})  # many small batches: the kill lands between commits
+    env.app()  # the schema, once (two instances racing on the first migration would just retry)
+    lease_env = {"CURMAIL_LEASE_SECONDS": str(LEASE_SECONDS)}
+    first = Daemon(env.config_path, tmp_path / "first.log", **lease_env)
+    second = Daemon(env.config_path, tmp_path / "second.log", **lease_env)
+    daemons = {first.pid: first, second.pid: second}
+    try:
+        first.wait_log("ready")
+        second.wait_log("ready")
+        holder_pid = int(wait_until(lambda: _lease_owner(env), 30, "a lease holder").rsplit(":", 1)[1])
+        holder = daemons.pop(holder_pid)
+        (survivor,) = daemons.values()
+        assert "standby" in survivor.log()
+
+        letters = [numbered(fixture("citizen_letter.eml"), n) for n in range(1, LETTERS // 2 + 1)]
+        letters += [numbered(fixture("cur_signal.eml"), n) for n in range(1, LETTERS // 2 + 1)]
+        env.dovecot.append_many(env.account.user, letters)
+        wait_until(lambda: _processed(env) >= 3, 60, "the holder to process some mail")
+        holder.kill()
+        killed_at = time.monotonic()
+        processed_at_kill = _processed(env)
+
+        wait_until(lambda: (_lease_owner(env) or "").endswith(f":{survivor.pid}"), 60, "the takeover")
+        takeover = time.monotonic() - killed_at
+        print(f"takeover {takeover:.1f} s after SIGKILL (lease {LEASE_SECONDS} s); "
+              f"processed at kill {processed_at_kill}/{LETTERS}")
+        wait_until(lambda: _processed(env) == LETTERS and _unfinished_outbox(env) == 0, 120,
+                   "all mail processed and all outbox rows settled")
+    finally:
+        for daemon in (first, second):
+            if daemon.process.poll() is None:
+                assert daemon.terminate() == 0, daemon.log()
+    survivor_log = survivor.log()
+    assert "mailbox lease taken" in survivor_log
+
+    app = env.apps[0]
+    with app.sessions() as session:
+        messages = session.execute(select(StoredMessage.id, StoredMessage.uid, StoredMessage.status)).all()
+        events = session.execute(select(CaseEvent.message_row_id, CaseEvent.action)
+                                 .where(CaseEvent.message_row_id.is_not(None))).all()
+        outbox = session.execute(select(OutboxMessage.message_id, OutboxMessage.status)).all()
+    # Every message stored once and processed once: no message's events were written twice.
+    assert len(messages) == LETTERS
+    assert len({m.uid for m in messages}) == LETTERS
+    assert {m.status for m in messages} == {MessageStatus.PROCESSED}
+    assert {row for row, _ in events} == {m.id for m in messages}
+    doubled = [key for key, n in Counter(events).items() if n > 1]
+    assert doubled == []
+    # Every outbox row sent exactly once; a row caught mid-DATA by the kill is `uncertain`, never resent.
+    received = Counter(m.message_id for m in smtp_sink.messages)
+    assert outbox, "processing this mail enqueues letters"
+    for message_id, status in outbox:
+        if status == OutboxStatus.SENT:
+            assert received[message_id] == 1, message_id
+        else:
+            assert status == OutboxStatus.UNCERTAIN and received[message_id] <= 1, (message_id, status)
+    assert sum(1 for _, status in outbox if status == OutboxStatus.UNCERTAIN) <= 1
