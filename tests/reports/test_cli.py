@@ -15,6 +15,12 @@ from tests.support.settings import config_data, to_toml
 
 
 @pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: argument handling and files do not depend on the database (the other tests run on both)."""
+    return f"sqlite:///{tmp_path / 'curmail.db'}"
+
+
+@pytest.fixture
 def config(tmp_path: Path, app: App, db_url: str) -> Path:
     """A config file on the same database as `app`, which the test seeds."""
     path = tmp_path / "cli.toml"

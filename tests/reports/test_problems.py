@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from io import BytesIO
+from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from daemon.app import App
@@ -13,6 +15,12 @@ from daemon.reports.period import month
 from daemon.reports.problems import NO_DATA, build_problems, problems_text, problems_xlsx
 from tests.reports.dataset import AS_OF, dataset
 from tests.reports.seed import Spec, add_all, msk
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: the problems report reads the rows (load_facts) the quarterly tests check on PostgreSQL."""
+    return f"sqlite:///{tmp_path / 'curmail.db'}"
 
 
 def in_month(spec: Spec, year: int, number: int) -> bool:
