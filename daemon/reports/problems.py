@@ -186,6 +186,8 @@ def problems_xlsx(report: ProblemsReport) -> bytes:
         elif title == "Темы":
             chart = BarChart()
             chart.title = f"Темы обращений: {report.period.title} и месяцем ранее"
+            chart.x_axis.delete = False  # see daemon.reports.xlsx: Excel hides axes openpyxl leaves implicit
+            chart.y_axis.delete = False
             chart.add_data(Reference(ws, min_col=2, max_col=3, min_row=1, max_row=ws.max_row), titles_from_data=True)
             chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=ws.max_row))
             ws.add_chart(chart, "I2")

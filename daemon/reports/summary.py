@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from daemon.reports.quarterly import CHANNEL_RU, QuarterlyFigures
+from daemon.reports.quarterly import QuarterlyFigures
 from daemon.reports.xlsx import NO_DATA
+
+# Short channel names for one line of text; the XLSX has the full names of п. 8.
+CHANNEL_SHORT = {
+    "59fz": "по 59-ФЗ", "pos": "ПОС", "incident": "«Инцидент-менеджмент»", "voice": "голосовые системы",
+    "survey": "опросы", "internet": "интернет", "other": "иные источники",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -25,8 +31,7 @@ def summary_text(f: QuarterlyFigures) -> str:
         lines += ["", NO_DATA]
         return "\n".join(lines) + "\n"
     t, r, q = f.timeliness, f.refutations, f.requests
-    channels = ", ".join(f"{CHANNEL_RU[key].lower() if key != 'pos' else CHANNEL_RU[key]} — {n}"
-                         for key, n in f.by_channel if n)
+    channels = ", ".join(f"{CHANNEL_SHORT.get(key, key)} — {n}" for key, n in f.by_channel if n)
     top = ", ".join(f"{topic} — {n}" for topic, n in f.by_topic[:3])
     lines += [
         "",
@@ -34,7 +39,7 @@ def summary_text(f: QuarterlyFigures) -> str:
         f"Основные темы: {top}." if top else "Темы: нет данных.",
         f"Ответ дан в срок: {t.on_time}, с нарушением срока: {t.late}, не закрыто: {t.open}"
         f" (в т. ч. с истёкшим сроком: {t.open_overdue}), срок продлён: {t.extended}.",
-        f"Время ответа: медиана {_h(f.median_answer_hours)}, 90-й процентиль {_h(f.p90_answer_hours)}.",
+        f"Время ответа (медиана / 90-й процентиль): {_h(f.median_answer_hours)} / {_h(f.p90_answer_hours)}",
         f"Повторных обращений: {f.repeats}.",
         f"Сигналов о недостоверной информации: {r.count}; проект в пределах 3 часов: {_pct(r.within_target_share)}"
         f" (медиана {_h(r.median_draft_hours)}); согласовано с первого проекта: {r.first_draft_approved}"

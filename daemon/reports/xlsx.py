@@ -99,6 +99,9 @@ def _bar(title: str, ws: Worksheet, first_row: int, last_row: int, anchor: str, 
     chart.title = title
     chart.y_axis.title = y_title
     chart.legend = None
+    # openpyxl 3.1 writes no <c:delete val="0"/>, and Excel then hides both axes: ask for them explicitly.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
     chart.add_data(Reference(ws, min_col=2, min_row=first_row - 1, max_row=last_row), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=first_row, max_row=last_row))
     chart.dataLabels = DataLabelList()
