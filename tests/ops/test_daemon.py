@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from daemon import sdnotify
 from daemon.db.models import MessageStatus, StoredMessage
 from tests.ops.support import Daemon, NotifyListener, fixture, numbered, wait_until
+from tests.support.dovecot import free_loopback_port
 from tests.support.env import CurmailEnv
 
 
@@ -134,3 +135,18 @@ def test_sigterm_during_a_batch_loses_nothing(env: CurmailEnv, tmp_path: Path) -
     assert {r.status for r in rows} == {MessageStatus.PROCESSED}
     unflagged = [m for m in env.dovecot.list_messages(env.account.user) if "$Curmail" not in m.flags]
     assert unflagged == []
+
+
+def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyListener, tmp_path: Path) -> None:
+    """No READY, the reason in the log, retries with backoff, and a clean exit on SIGTERM meanwhile."""
+    env = sqlite_env
+    env.configure(database={"url": f"postgresql+psycopg://curmail@127.0.0.1:{free_loopback_port()}/curmail"})
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log", NOTIFY_SOCKET=listener.address)
+    try:
+        daemon.wait_log("cannot start: database unreachable", count=2)
+        assert "retrying in" in daemon.log()
+        assert listener.wait_for("STATUS")[0]["STATUS"].startswith("database unreachable")
+    finally:
+        code = daemon.terminate()
+    assert code == 0
+    assert listener.having("READY") == []
