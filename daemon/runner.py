@@ -116,18 +116,23 @@ def periodic_jobs() -> list[Job]:
     return [Job("reminders", 60, lambda runner: reminders_tick(runner.app)), *jobs]
 
 
+def _one_line(exc: BaseException) -> str:
+    """The driver's message on one line (psycopg adds a hint line; journald would split it)."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
+
+
 def open_app(settings: Settings, clock: Clock | None = None) -> App:
     """App.open plus a round trip to the database, so "opened" means "reachable" (PostgreSQL is lazy)."""
     try:
         app = App.open(settings, clock)
     except SQLAlchemyError as exc:
-        raise StorageError(f"database unreachable: {getattr(exc, 'orig', None) or exc}") from exc
+        raise StorageError(f"database unreachable: {_one_line(exc)}") from exc
     try:
         with app.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         app.close()
-        raise StorageError(f"database unreachable: {getattr(exc, 'orig', None) or exc}") from exc
+        raise StorageError(f"database unreachable: {_one_line(exc)}") from exc
     return app
 
 
@@ -462,11 +467,29 @@ def _nothing() -> None:
 def serve(settings: Settings) -> int:
     """`curmail run`: open the database (retrying with backoff, no READY meanwhile), then run the loop."""
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGHUP, lambda *_: log.info("reload ignored: still starting"))
+    reload_requested = threading.Event()
+    wake = threading.Event()  # either signal ends the current backoff wait
+
+    def on_stop(*_: object) -> None:
+        stopping.set()
+        wake.set()
+
+    def on_reload(*_: object) -> None:
+        reload_requested.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
     retry = Backoff(initial=DB_RETRY.initial, maximum=DB_RETRY.maximum)
     while True:
+        if reload_requested.is_set():  # e.g. the sysadmin fixed [database] url while we were waiting
+            reload_requested.clear()
+            try:
+                settings = load_settings(settings.source)
+                log.info("configuration reloaded", extra={"config": settings.source})
+            except ConfigError as exc:
+                log.error("reload failed, keeping the previous configuration: %s", exc)
         try:
             app = open_app(settings)
             break
@@ -474,7 +497,9 @@ def serve(settings: Settings) -> int:
             delay = retry.next_delay()
             log.error("cannot start: %s; retrying in %.0f s", exc, delay)
             sdnotify.status(f"database unreachable; retrying in {delay:.0f} s")
-            if stopping.wait(delay):
+            wake.wait(delay)
+            wake.clear()
+            if stopping.is_set():
                 log.info("stopped before start")
                 return 0
     runner = Runner(app, stopping=stopping)

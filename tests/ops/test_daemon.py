@@ -137,16 +137,24 @@ def test_sigterm_during_a_batch_loses_nothing(env: CurmailEnv, tmp_path: Path) -
     assert unflagged == []
 
 
-def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyListener, tmp_path: Path) -> None:
-    """No READY, the reason in the log, retries with backoff, and a clean exit on SIGTERM meanwhile."""
+@pytest.mark.parametrize("then", ["stop", "fix and reload"])
+def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyListener, tmp_path: Path,
+                                       then: str) -> None:
+    """No READY, the reason in the log, retries with backoff; SIGTERM exits cleanly, SIGHUP picks up a fix."""
     env = sqlite_env
+    good_url = env.settings.database.url
     env.configure(database={"url": f"postgresql+psycopg://curmail@127.0.0.1:{free_loopback_port()}/curmail"})
     daemon = Daemon(env.config_path, tmp_path / "daemon.log", NOTIFY_SOCKET=listener.address)
     try:
         daemon.wait_log("cannot start: database unreachable", count=2)
         assert "retrying in" in daemon.log()
         assert listener.wait_for("STATUS")[0]["STATUS"].startswith("database unreachable")
+        assert listener.having("READY") == []
+        if then == "fix and reload":
+            env.configure(database={"url": good_url})
+            daemon.signal(signal.SIGHUP)
+            listener.wait_for("READY", "1")
     finally:
         code = daemon.terminate()
     assert code == 0
-    assert listener.having("READY") == []
+    assert ("stopped before start" in daemon.log()) == (then == "stop")
