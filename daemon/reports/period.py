@@ -10,6 +10,12 @@ from zoneinfo import ZoneInfo
 from daemon.errors import WorkflowError
 
 _QUARTER = re.compile(r"^\s*(?P<y>\d{4})\s*[-/ ]?\s*[QqКк](?P<q>[1-4])\s*$")
+# «4 2026», «IV 2026», «4 квартал 2026», «4 кв. 2026» (the `#отчёт` command's examples)
+_QUARTER_WORDS = re.compile(
+    r"^\s*(?P<q>[1-4]|IV|III|II|I)\s*(?:-?й\s*)?(?:кв\.?|квартал[а-я]*)?\s*(?P<y>\d{4})\s*(?:г\.?|года?)?\s*$",
+    re.IGNORECASE,
+)
+_FROM_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4}
 _MONTH = re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{1,2})\s*$")
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 MONTHS_RU = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь",
@@ -64,18 +70,22 @@ def previous(period: Period) -> Period:
 
 
 def parse_quarter(text: str | None, today: date, zone: str = "Europe/Moscow") -> Period:
-    """«2026Q4» (also «2026-Q4», «2026К4»); None means the last completed quarter before `today`."""
-    if not text:
+    """«2026Q4» (also «2026-Q4», «2026К4», «4 2026», «IV квартал 2026»); None: the last completed quarter."""
+    if not text or not text.strip():
         return previous(quarter_of(today, zone))
     match = _QUARTER.match(text)
-    if not match:
-        raise WorkflowError(f"Квартал «{text}» не распознан: укажите его как 2026Q4.")
-    return quarter(int(match["y"]), int(match["q"]), zone)
+    if match:
+        return quarter(int(match["y"]), int(match["q"]), zone)
+    match = _QUARTER_WORDS.match(text)
+    if match:
+        q = match["q"].upper()
+        return quarter(int(match["y"]), _FROM_ROMAN[q] if q in _FROM_ROMAN else int(q), zone)
+    raise WorkflowError(f"Квартал «{text}» не распознан: укажите его как 2026Q4 или «4 2026».")
 
 
 def parse_month(text: str | None, today: date, zone: str = "Europe/Moscow") -> Period:
     """«2026-11»; None means the last completed month before `today`."""
-    if not text:
+    if not text or not text.strip():
         return previous(month(today.year, today.month, zone))
     match = _MONTH.match(text)
     if not match or not 1 <= int(match["m"]) <= 12:

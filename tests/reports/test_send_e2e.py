@@ -1,62 +1,113 @@
-"""`#отправить` end to end: the draft over aiosmtpd, the official's reply through Dovecot into the report case,
-then the report to the ЦУР over aiosmtpd.
-
-The command executor (daemon/commands*) has not landed yet, so the test runs the action the
-executor will run for `#отправить` on a report case, `send_quarterly`, for the sender of the reply
-that curmail read from Dovecot and threaded into the case.
+"""`#отправить` end to end over Dovecot and aiosmtpd: the draft goes out, the contact official's reply comes in
+through IMAP, the command executor (daemon.commands) runs it, and the report goes to the ЦУР; the same
+command from the supervisor is refused with the reason and sends nothing.
 """
 
 from __future__ import annotations
 
 import email
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+import pytest
 from sqlalchemy import select
 
-from daemon.db.models import Case, StoredMessage
+import daemon.pipeline
+from daemon.db.models import Case, CaseEvent
 from daemon.reports import obligations
 from tests.reports.seed import msk
 from tests.support.env import CurmailEnv
 
 CONTACT = "ivanova@kozmo.example"
+SUPERVISOR = "sidorova@kozmo.example"
 CUR = "cur@example.org"
 
 
-def test_send_command_goes_from_the_contact_officials_reply_to_the_cur(env: CurmailEnv) -> None:
+@pytest.fixture(autouse=True)
+def _commands_wired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until the pipeline calls `daemon.acks.after_dispatch` itself, wrap its dispatch with it (as tests/interface)."""
+    if "after_dispatch" in vars(daemon.pipeline):
+        return
+    from daemon.acks import after_dispatch
+
+    original = daemon.pipeline.dispatch
+
+    def dispatch_then_hook(session, app, row, pm, classification, outcome):
+        case = original(session, app, row, pm, classification, outcome)
+        return after_dispatch(session, app, row, pm, classification, outcome, case)
+
+    monkeypatch.setattr(daemon.pipeline, "dispatch", dispatch_then_hook)
+
+
+def received(env: CurmailEnv, to: str) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(m.raw, policy=policy.default) for m in env.smtp.messages if to in m.rcpt_tos]
+
+
+def reply(to_letter: email.message.EmailMessage, sender: str, name: str, text: str, when: datetime) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"{name} <{sender}>"
+    msg["To"] = "adm@kozmo.example"
+    msg["Subject"] = "Re: " + str(to_letter["Subject"])
+    msg["Message-ID"] = make_msgid(domain="kozmo.example")
+    msg["In-Reply-To"] = to_letter["Message-ID"]
+    msg["References"] = to_letter["Message-ID"]
+    msg["Date"] = format_datetime(when)
+    msg.set_content(text)
+    return msg.as_bytes()
+
+
+def files_of(msg: email.message.EmailMessage) -> dict[str, bytes]:
+    return {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+
+
+def body_of(msg: email.message.EmailMessage) -> str:
+    return msg.get_body(("plain",)).get_content()
+
+
+def test_contact_officials_send_reply_mails_the_report_to_the_cur(env: CurmailEnv) -> None:
     obligations.tick(env.app(msk(2026, 7, 1, 9, 0)))
     env.run_once(msk(2026, 7, 1, 9, 1))
-    (draft,) = [m for m in env.smtp.messages if CONTACT in m.rcpt_tos]
-    parsed = email.message_from_bytes(draft.raw, policy=policy.default)
-    assert {p.get_filename() for p in parsed.iter_attachments()} == {
-        "statistika-2026Q2.xlsx", "dela-2026Q2.csv", "svodka-2026Q2.txt"}
+    (draft,) = received(env, CONTACT)
+    assert set(files_of(draft)) == {"statistika-2026Q2.xlsx", "dela-2026Q2.csv", "svodka-2026Q2.txt"}
 
-    reply = EmailMessage()
-    reply["From"] = f"Иванова Мария Петровна <{CONTACT}>"
-    reply["To"] = "adm@kozmo.example"
-    reply["Subject"] = "Re: " + str(parsed["Subject"])
-    reply["Message-ID"] = make_msgid(domain="kozmo.example")
-    reply["In-Reply-To"] = parsed["Message-ID"]
-    reply["References"] = parsed["Message-ID"]
-    reply["Date"] = format_datetime(msk(2026, 7, 2, 10, 0))
-    reply.set_content("#отправить\n\nС уважением,\nИванова М. П.\n")
-    env.deliver(reply.as_bytes(), internal_date=msk(2026, 7, 2, 10, 0))
-    env.run_once(msk(2026, 7, 2, 10, 0))
+    when = msk(2026, 7, 2, 10, 0)
+    env.deliver(reply(draft, CONTACT, "Иванова Мария Петровна", "#отправить\n\nС уважением,\nИванова М. П.\n",
+                      when), internal_date=when)
+    env.run_once(when)
+    env.run_once(msk(2026, 7, 2, 10, 1))  # the outbox: the report and the command's answer
 
-    app = env.app(msk(2026, 7, 2, 10, 1))
-    with app.sessions() as session, session.begin():
-        (case,) = session.scalars(select(Case).where(Case.kind == "report")).all()
-        (row,) = session.scalars(select(StoredMessage).where(StoredMessage.from_addr == CONTACT)).all()
-        assert row.case_id == case.id  # threaded into the report case by its tag and our Message-ID
-        assert row.kind == "command"
-        result = obligations.send_quarterly(session, app, case, row.from_addr)
-    assert "направлен в ЦУР" in result
-    env.run_once(msk(2026, 7, 2, 10, 2))
+    (final,) = received(env, CUR)
+    assert "статистика работы с обращениями за II квартал 2026 г." in str(final["Subject"])
+    assert files_of(final) == files_of(draft)  # exactly what the official reviewed
+    answer = received(env, CONTACT)[-1]
+    assert "направлен в ЦУР (cur@example.org)" in body_of(answer)
+    app = env.app(msk(2026, 7, 2, 10, 2))
+    with app.sessions() as session:
+        case = session.scalars(select(Case).where(Case.kind == "report")).one()
+        assert (case.state, case.outcome, case.data["sent_by"]) == ("closed", "sent", CONTACT)
 
-    (final,) = [m for m in env.smtp.messages if CUR in m.rcpt_tos]
-    sent = email.message_from_bytes(final.raw, policy=policy.default)
-    assert "статистика работы с обращениями за II квартал 2026 г." in str(sent["Subject"])
-    files = {p.get_filename(): p.get_content() for p in sent.iter_attachments()}
-    reviewed = {p.get_filename(): p.get_content() for p in parsed.iter_attachments()}
-    assert files == reviewed
+
+def test_send_from_the_supervisor_is_refused_with_the_reason(env: CurmailEnv) -> None:
+    obligations.tick(env.app(msk(2026, 7, 1, 9, 0)))
+    obligations.tick(env.app(msk(2026, 7, 6, 9, 0)))  # the escalation reaches the supervisor
+    env.run_once(msk(2026, 7, 6, 9, 1))
+    (escalation,) = received(env, SUPERVISOR)
+    when = msk(2026, 7, 6, 9, 30)
+    env.deliver(reply(escalation, SUPERVISOR, "Сидорова Анна Викторовна", "#отправить\n", when), internal_date=when)
+    env.run_once(when)
+    env.run_once(msk(2026, 7, 6, 9, 31))
+
+    assert received(env, CUR) == []
+    answer = received(env, SUPERVISOR)[-1]
+    text = " ".join(body_of(answer).split())
+    assert "отклонено" in text and "только контактное должностное лицо" in text
+    assert "Иванова Мария Петровна" in text
+    app = env.app(msk(2026, 7, 6, 9, 32))
+    with app.sessions() as session:
+        case = session.scalars(select(Case).where(Case.kind == "report")).one()
+        assert case.state == "assigned"
+        refusals = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                           CaseEvent.action == "command_refused")).all()
+        assert [e.actor for e in refusals] == [SUPERVISOR]
