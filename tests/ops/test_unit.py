@@ -26,7 +26,7 @@ def _analyze() -> str:
 def unit_copy(tmp_path: Path) -> Path:
     """The unit with ExecStart pointing at a binary that exists here (verify checks the path)."""
     text = UNIT.read_text(encoding="utf-8")
-    assert re.search(r"^ExecStart=/opt/curmail/venv/bin/curmail run$", text, re.M)
+    assert re.search(r"^ExecStart=/opt/curmail/bin/curmail run$", text, re.M)
     copy = tmp_path / "curmail.service"
     copy.write_text(re.sub(r"^ExecStart=\S+", "ExecStart=/usr/bin/true", text, flags=re.M), encoding="utf-8")
     return copy
@@ -59,7 +59,7 @@ def test_security_exposure_at_most_two(unit_copy: Path) -> None:
 
 def test_unit_has_the_required_settings() -> None:
     text = UNIT.read_text(encoding="utf-8")
-    for line in ("Type=notify", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes",
+    for line in ("Type=notify", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID", "User=curmail",
                  "StateDirectory=curmail", "ConfigurationDirectory=curmail",
                  "LoadCredential=imap:/etc/curmail/imap.password", "LoadCredential=smtp:/etc/curmail/smtp.password",
                  "Environment=CURMAIL_CONFIG=/etc/curmail/curmail.toml", "ProtectSystem=strict",
@@ -67,3 +67,14 @@ def test_unit_has_the_required_settings() -> None:
                  "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
         assert re.search(rf"^{re.escape(line)}$", text, re.M), line
     assert re.search(r"^WatchdogSec=\S+", text, re.M)
+
+
+def test_sysusers_file_declares_the_user() -> None:
+    binary = shutil.which("systemd-sysusers")
+    if binary is None:
+        missing("systemd-sysusers is not installed (apt-get install systemd)")
+    sysusers = UNIT.with_name("curmail.sysusers.conf")
+    result = subprocess.run([binary, "--dry-run", str(sysusers)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Failed" not in result.stderr and "Unknown" not in result.stderr, result.stderr
+    assert re.search(r"^u curmail - ", sysusers.read_text(), re.M)
