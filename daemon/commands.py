@@ -4,7 +4,8 @@ Each command is authorised (daemon.auth: role, and for anything that changes a c
 letter curmail sent to that person about that case), run in its own savepoint so that a failing
 command leaves no half-change, and echoed in the one reply with its result or the exact error.
 Refusals are recorded in the case history; a refused approval is also reported to the contact
-official, since it may be a spoofing attempt. Mail we must never answer (loop rules) runs nothing.
+official, since it may be a spoofing attempt. Mail we must never answer (loop rules) runs nothing,
+and a sender who is neither staff nor the ЦУР gets no answer (it would be backscatter to a forged From).
 """
 
 from __future__ import annotations
@@ -187,6 +188,11 @@ def _reply(run: _Run, results: list[LineResult], *, show_help: bool) -> None:
     from daemon.outbox import enqueue
 
     if not run.sender:
+        return
+    if not run.roles:
+        # Someone who is neither staff nor the ЦУР: answering would be backscatter to a possibly forged
+        # From. The refusal is in the log (and in the case history when the mail threaded into one).
+        log.warning("command mail from an unknown sender not answered", extra={"sender": run.sender})
         return
     if not allow_auto_mail(run.session, run.app, run.sender, what="command_result"):
         return

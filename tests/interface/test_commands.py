@@ -196,12 +196,17 @@ def test_a_command_on_a_case_the_sender_may_not_touch_is_refused_with_the_reason
     assert flow.events(case, "command_refused")[0].detail["command"] == "due"
 
 
-def test_a_citizen_cannot_run_commands(flow: Mail):
+def test_a_stranger_cannot_run_commands_and_gets_no_backscatter(flow: Mail):
     number = open_signal(flow)
-    flow.deliver_raw(command_mail("mailru_plain.eml", sender="ivanov@mail.ru", case_id=number), at=LATER)
-    assert flow.case().state == "assigned"
-    text = reply_of(flow, "ivanov@mail.ru")
-    assert "не числится среди сотрудников" in text
+    cur_notice = flow.one("ack", CUR)
+    # Even a reply to a letter of ours (forwarded to them, say) with the case tag does not help.
+    flow.deliver_raw(command_mail("mailru_plain.eml", sender="ivanov@mail.ru", case_id=number,
+                                  reply_to=cur_notice.message_id), at=LATER)
+    case = flow.case()
+    assert case.state == "assigned"
+    refused = flow.events(case, "command_refused")
+    assert refused and "не числится среди сотрудников" in refused[0].detail["reason"]
+    assert flow.outbox(to="ivanov@mail.ru") == []
 
 
 def test_a_command_from_an_auto_responder_runs_nothing_and_gets_no_reply(flow: Mail):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+from datetime import timedelta
 from email import policy
 
 from tests.interface.conftest import Mail
@@ -57,6 +58,9 @@ def test_two_auto_responders_through_curmail_settle_within_the_daily_limit(flow:
     assert CUR in notice.subject and "20" in plain(body_of(notice))
     suppressed = [c for c in flow.cases() if "ack_suppressed" in flow.actions(c)]
     assert len(suppressed) == 1  # the 21st case: stored, worked on, not answered
+    # The limit is per day: the next day the responder's mail is acknowledged again, and the notice repeats once.
+    flow.deliver_raw(unmarked_autoreply(999, "следующий день"), at=DAY + timedelta(days=1))
+    assert len(flow.outbox("ack", CUR)) == 21
 
 
 def test_a_marked_auto_reply_to_our_letter_is_stored_and_never_answered(flow: Mail):
