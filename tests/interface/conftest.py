@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import daemon.dispatch
 import daemon.pipeline
 from daemon.acks import after_dispatch
 from daemon.app import App
@@ -52,8 +54,8 @@ def command_mail(name: str, *, sender: str, case_id: int | None = None, reply_to
 @pytest.fixture(autouse=True)
 def _hook_wired(monkeypatch: pytest.MonkeyPatch) -> None:
     """Until the pipeline calls `daemon.acks.after_dispatch` itself, wrap its dispatch with it here."""
-    if "after_dispatch" in vars(daemon.pipeline):
-        return
+    if any("after_dispatch" in inspect.getsource(module) for module in (daemon.pipeline, daemon.dispatch)):
+        return  # the lead has wired it
     original = daemon.pipeline.dispatch
 
     def dispatch_then_hook(session, app, row, pm, classification, outcome):

@@ -220,3 +220,53 @@ def test_a_command_from_an_auto_responder_runs_nothing_and_gets_no_reply(flow: M
     assert case.state == "assigned"
     assert "command_ignored" in flow.actions(case)  # the bulk copy was read as a command, and ignored
     assert flow.outbox("command_result") == []
+
+
+def test_extend_follows_the_rules_of_the_case_kind(flow: Mail):
+    flow.deliver("appeal_59fz.eml", at=msk(2026, 12, 3, 10, 0))
+    appeal = flow.case()
+    original_due = appeal.due_at
+    notice = flow.outbox("appeal_new", CONTACT)[0]
+
+    def command(body: str, n: int) -> None:
+        flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: [KZM-{appeal.id}] Обращение", body=body,
+                                      in_reply_to=notice.message_id, references=notice.message_id,
+                                      message_id=f"<extend-{n}@kozmo.example>"), at=msk(2026, 12, 4, 10, 0))
+
+    command("#срок 20.01.2027\n", 1)  # a later date for an appeal is an extension, which needs a reason
+    (first,) = flow.outbox("command_result", CONTACT)
+    assert "только продлением с причиной: #продлить <дата> <причина>" in plain(body_of(first))
+    assert flow.case().due_at == original_due
+
+    command("#продлить 20.01.2027 запрошены сведения у подрядчика\n", 2)
+    case = flow.case()
+    assert case.due_at == msk(2027, 1, 20, 18, 0).astimezone(UTC)  # a date alone: the end of its working day
+    assert case.data["applicant_notice"]["reason"] == "запрошены сведения у подрядчика"
+    second = plain(body_of(flow.outbox("command_result", CONTACT)[1]))
+    assert "срок продлён до 20.01.2027 18:00 (МСК); причина: запрошены сведения у подрядчика" in second
+
+    command("#продлить 20.03.2027 ещё подождём\n", 3)  # past 30 days from the original term
+    third = plain(body_of(flow.outbox("command_result", CONTACT)[2]))
+    assert "✗ ошибка: Срок можно продлить не более чем на 30 дн." in third
+
+
+def test_extend_is_refused_for_a_refutation_and_list_for_an_official(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver_raw(make_message(sender=OFFICIAL, subject=f"RE: [KZM-{number}] x",
+                                  body="#продлить 04.12.2026 нужно согласование\n#список\n",
+                                  in_reply_to=notice.message_id, references=notice.message_id), at=LATER)
+    text = reply_of(flow, OFFICIAL)
+    assert "✗ ошибка: Продлить срок можно только по обращению граждан." in text
+    assert "> #список ✗ отклонено: команду могут выполнять: контактное лицо, руководитель аппарата" in text
+
+
+def test_close_then_reopen(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: [KZM-{number}] x", body="#закрыть дубль\n#открыть\n",
+                                  in_reply_to=notice.message_id, references=notice.message_id), at=LATER)
+    case = flow.case()
+    assert (case.state, case.outcome) == ("assigned", None)
+    assert [e.to_state for e in case.events if e.action.startswith("transition:")][-2:] == ["closed", "assigned"]
+    assert "дело открыто снова" in reply_of(flow, CONTACT)
