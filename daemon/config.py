@@ -175,6 +175,13 @@ class SmtpSettings(_Secret):
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["ssl", "starttls", "none"] = "starttls"
     timeout_seconds: float = Field(default=60, gt=0)
+    # Retries of a 4xx reply or a dropped connection: Postfix's defaults (minimal/maximal backoff, lifetime).
+    retry_min_seconds: int = Field(default=300, ge=1)
+    retry_max_seconds: int = Field(default=4000, ge=1)
+    retry_lifetime_hours: float = Field(default=120, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=10000)  # letters sent over one connection
+    claim_lease_seconds: int = Field(default=900, ge=30)  # after this a claim of a silent sender is taken over
+    durable_every: int = Field(default=20, ge=1)  # fsync the "sent" marks at least every N letters
 
     @model_validator(mode="after")
     def _checks(self) -> SmtpSettings:
@@ -229,6 +236,7 @@ class StateSettings(_Section):
 class MailSettings(_Section):
     dry_run: bool = False
     dry_run_dir: Path | None = None  # default: <state directory>/outbox-dry-run
+    templates_dir: Path | None = None  # operator's templates, searched before the built-in ones
 
 
 class IntakeSettings(_Section):

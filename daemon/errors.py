@@ -43,6 +43,10 @@ class SendUncertain(SendError):
     """A timeout after DATA: the server may have queued it; a human decides (RFC 5321 §4.5.3.2)."""
 
 
+class RenderError(CurmailError):
+    """A letter template is missing, malformed, or uses a variable the caller did not give."""
+
+
 class WorkflowError(CurmailError):
     """A case transition or command that the rules refuse; the text is shown to staff in Russian."""
 

@@ -26,16 +26,12 @@ from jinja2.ext import Extension
 from jinja2.lexer import TOKEN_BLOCK_BEGIN, TOKEN_BLOCK_END, TOKEN_NAME, Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
-from daemon.errors import CurmailError
+from daemon.errors import RenderError
 from daemon.resources import templates_dir
 from parsers.workcalendar import WorkCalendar, default_calendar
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SPACES = re.compile(r"\s+")
-
-
-class RenderError(CurmailError):
-    """A template is missing, malformed, or uses a variable the caller did not give."""
 
 
 @dataclass(frozen=True)

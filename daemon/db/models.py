@@ -158,7 +158,7 @@ class CaseEvent(Base):
 
 class OutboxStatus(StrEnum):
     QUEUED = "queued"
-    SENDING = "sending"  # claimed by a sender; a crash leaves it here and the next run retries
+    SENDING = "sending"  # claimed; if DATA may have begun, crash recovery marks it uncertain, else releases it
     SENT = "sent"
     FAILED = "failed"  # 5xx or lifetime exceeded; staff alerted
     UNCERTAIN = "uncertain"  # timeout after DATA; never resent automatically
@@ -169,7 +169,10 @@ class OutboxMessage(Base):
     """One outgoing e-mail, enqueued in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_sent_copy", "status", "appended_to_sent"),  # copies still owed to the Sent folder
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64), default="default")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))

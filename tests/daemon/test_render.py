@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.render import Renderer, RenderError
+from daemon.errors import RenderError
+from daemon.render import Renderer
 from daemon.resources import config_dir, templates_dir
 
 ORG = {"name": "Администрация «Город Козьмодемьянск»", "address": "adm@kozmo.example", "short_name": "Козьмодемьянск"}

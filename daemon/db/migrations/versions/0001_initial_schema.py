@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 18:04:36.002574
+Create Date: 2026-12-03 18:23:58.519838
 """
 
 import sqlalchemy as sa
@@ -131,6 +131,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_sent_copy", ["status", "appended_to_sent"], unique=False)
 
     op.create_table(
         "case_event",
@@ -160,6 +161,7 @@ def downgrade() -> None:
 
     op.drop_table("case_event")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_sent_copy")
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outbox")
