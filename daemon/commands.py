@@ -28,10 +28,11 @@ from daemon.calendar import calendar_for
 from daemon.cases import CaseKind, record_event
 from daemon.compose import OutgoingAttachment
 from daemon.db.models import Case, CaseEvent, StoredMessage
+from daemon.dispatch import reassign_case
 from daemon.errors import NotAuthorised, WorkflowError
 from daemon.notices import contact_addresses
-from daemon.workflow import deadlines, refutation, routing
-from daemon.workflow.machine import Event, Inbound, apply, send, state_ru
+from daemon.workflow import deadlines, machine, refutation, routing
+from daemon.workflow.machine import Inbound, send, state_ru
 from daemon.workflow.states import CLOSED_STATES, State
 from parsers import Classification, ParsedMessage, parse_message
 from parsers.commands import ACCEPTED_DATE_FORMATS, Command, format_help, parse_commands, parse_staff_date
@@ -360,7 +361,9 @@ def _assign(run: _Run, command: Command) -> str:
         raise WorkflowError(f"сотрудник «{command.args}» не найден в списке сотрудников")
     if member.email == case.assignee:
         return f"дело уже назначено: {_person(run, member.email)}"
-    routing.reassign(run.session, run.app, case, member.email, actor=run.sender, message=run.row)
+    # The workflow re-sends the letter of the case's kind (what to do, the deadline); ours adds the history
+    # and the original letters, so the new assignee has the whole case.
+    reassign_case(run.session, run.app, case, member.email, actor=run.sender, message=run.row)
     send_full_case(run, case, member.email)
     return f"дело передано: {_person(run, member.email)}; новому исполнителю направлены все материалы дела"
 
@@ -510,16 +513,14 @@ def _close(run: _Run, command: Command) -> str:
     outcome = command.args.strip()
     if not outcome:
         raise WorkflowError("укажите итог после команды: «#закрыть <итог>»")
-    apply(run.session, run.app, case, Event.CLOSED, actor=run.sender, message=run.row, detail={"outcome": outcome})
-    case.outcome = outcome[:2000]
+    machine.close(run.session, run.app, case, outcome[:2000], actor=run.sender, message=run.row)
     return f"дело закрыто; итог: {outcome}"
 
 
 def _reopen(run: _Run, command: Command) -> str:
     case = _need_case(run)
     _authorise(run, command, case)
-    apply(run.session, run.app, case, Event.REOPENED, actor=run.sender, message=run.row)
-    case.outcome = None
+    machine.reopen(run.session, run.app, case, actor=run.sender, message=run.row)
     if case.due_at is not None and case.due_at <= run.now:
         return "дело открыто снова; срок прошёл — установите новый командой #срок <дата>"
     return f"дело открыто снова; срок {run.msk(case.due_at)}"
