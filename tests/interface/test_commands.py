@@ -54,6 +54,7 @@ def test_thunderbird_status_and_assign_hand_the_whole_case_over(flow: Mail):
     msg = email.message_from_bytes(handed.raw, policy=policy.default)
     assert next(p.get_filename() for p in msg.iter_attachments()).endswith(".eml")
     assert "Воду отключили на неделю" in body_of(handed)
+    assert len(flow.outbox("refutation_new", SUPERVISOR)) == 1  # the workflow's own letter: what to do, by when
 
 
 def test_the_reply_is_threaded_under_the_command_mail(flow: Mail):
