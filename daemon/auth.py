@@ -53,30 +53,33 @@ def roles_of(settings: Settings, address: str | None) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class ReplyProof:
-    """Which of our letters (if any) the mail answers, minted for its sender, and that letter's case."""
+    """Our letters the mail answers that were minted for its sender, and the cases those letters are about."""
 
-    message_id: str | None
-    case_id: int | None = None
-    kind: str | None = None
+    message_ids: tuple[str, ...] = ()
+    case_ids: frozenset[int] = frozenset()
 
     @property
     def ok(self) -> bool:
-        return self.message_id is not None
+        return bool(self.message_ids)
+
+    def covers(self, case_id: int) -> bool:
+        """Whether one of those letters was about this case."""
+        return case_id in self.case_ids
 
 
 def reply_proof(session: Session, settings: Settings, pm: ParsedMessage) -> ReplyProof:
-    """The first Message-ID in References/In-Reply-To that we minted for this sender, with its outbox row."""
+    """Every Message-ID in In-Reply-To/References that we minted for this sender, with their cases."""
     sender = (pm.from_addr or "").lower()
     if not sender:
-        return ReplyProof(None)
+        return ReplyProof()
     tokens = tokens_for(settings.state.directory)
-    found = tokens.find_reference(message_refs(pm), sender)
-    if found is None:
-        return ReplyProof(None)
-    row = session.execute(
-        select(OutboxMessage.case_id, OutboxMessage.kind).where(OutboxMessage.message_id == found)
-    ).first()
-    return ReplyProof(found, row.case_id if row else None, row.kind if row else None)
+    ours = tuple(ref for ref in message_refs(pm) if tokens.verify_reference(ref, sender) is not None)
+    if not ours:
+        return ReplyProof()
+    cases = session.scalars(
+        select(OutboxMessage.case_id).where(OutboxMessage.message_id.in_(ours), OutboxMessage.case_id.is_not(None))
+    )
+    return ReplyProof(ours, frozenset(cases))
 
 
 # ---------------------------------------------------------------- Authentication-Results (RFC 8601)

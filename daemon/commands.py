@@ -233,7 +233,7 @@ def _authorise(run: _Run, command: Command, case: Case | None) -> None:
             "команда меняет дело, поэтому принимается только в ответе на письмо curmail, направленное вам; "
             "новое письмо с номером дела может лишь дополнить дело"
         )
-    if case is not None and run.proof.case_id not in (case.id,):
+    if case is not None and not run.proof.covers(case.id):
         raise Refused("письмо отвечает на письмо curmail по другому делу; ответьте на письмо по этому делу")
 
 

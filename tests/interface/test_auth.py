@@ -157,3 +157,16 @@ def test_without_an_authserv_id_the_token_alone_decides(flow: Mail):
 def test_the_public_key_fixture_is_base64():
     assert base64.b64decode((HERE / "dkim_test.pub.b64").read_text())
 
+
+
+def test_a_token_for_another_case_does_not_authorise_this_one(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    flow.deliver("request.eml", at=msk(2026, 12, 3, 12, 50))
+    _refutation, request = flow.cases()
+    notice = flow.one("refutation_new", CONTACT)  # about the refutation
+    raw = make_message(sender=CONTACT, subject=f"RE: [KZM-{request.id}] Запрос", body="#закрыть не требуется\n",
+                       in_reply_to=notice.message_id, references=notice.message_id)
+    flow.deliver_raw(raw, at=msk(2026, 12, 3, 13, 0))
+    request = next(c for c in flow.cases() if c.id == request.id)
+    assert request.state != "closed"
+    assert "по другому делу" in flow.events(request, "command_refused")[0].detail["reason"]
