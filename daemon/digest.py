@@ -29,6 +29,7 @@ from daemon.workflow.machine import state_ru
 log = logging.getLogger("curmail.digest")
 
 DEFAULT_TIME = time(9, 0)
+ROW_LIMIT = 50  # per section: a digest must stay readable on a phone; the counts stay exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,7 @@ def send_digests(session: Session, app: App, now: datetime) -> int:
     managers = [m.email for m in (*settings.staff_with_role("contact"), *settings.staff_with_role("supervisor"))]
     if not digest.empty and managers:
         letters += len(enqueue(session, settings, kind="digest", to=managers,
-                               context={"digest": digest, "day": digest.day},
+                               context={"digest": digest, "day": digest.day, "limit": ROW_LIMIT},
                                dedupe_key=f"digest:{day}", now=now))
     by_assignee: dict[str, list[DigestRow]] = {}
     for case in open_cases(session, app.tenant):
@@ -175,7 +176,7 @@ def send_digests(session: Session, app: App, now: datetime) -> int:
             by_assignee.setdefault(case.assignee, []).append(_row(app, case))
     for person, rows in by_assignee.items():
         letters += len(enqueue(session, settings, kind="digest_personal", to=[person],
-                               context={"rows": rows, "day": digest.day, "now": now,
+                               context={"rows": rows, "day": digest.day, "now": now, "limit": ROW_LIMIT,
                                         "name": _name(app, person)},
                                dedupe_key=f"digest_personal:{day}", now=now))
     return letters

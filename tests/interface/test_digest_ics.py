@@ -135,3 +135,12 @@ def test_reassignment_cancels_the_old_holders_event_and_invites_the_new_one(flow
     (new,) = invites(flow, SUPERVISOR)
     assert str(new["method"]) == "REQUEST"
     assert str(event_of(new)["uid"]) != str(event_of(invites(flow, OFFICIAL)[0])["uid"])
+
+
+def test_long_lists_are_cut_with_an_exact_count(flow: Mail, monkeypatch):
+    monkeypatch.setattr(digest, "ROW_LIMIT", 0)
+    three_cases(flow)
+    tick(flow, msk(2026, 12, 4, 9, 5))
+    text = plain(body_of(flow.one("digest", CONTACT)))
+    assert "ПРОСРОЧЕНО (1): … и ещё 1" in text and "[KZM-" not in text.split("Нагрузка")[0]
+    assert "… и ещё 1</td>" in html_of(flow.one("digest", CONTACT))
