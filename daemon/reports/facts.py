@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from daemon.db.models import Case, CaseEvent, OutboxMessage
 
@@ -145,8 +145,13 @@ def _outcome_class(outcome: str | None) -> str | None:
     return outcome if outcome in ("answered", "published", "sent", "duplicate", "no_action") else "answered"
 
 
-def facts_of(case: Case, events: Sequence[CaseEvent] = (), press_at: datetime | None = None) -> CaseFacts:
-    """The statistics row of a live case (or the stored one of an anonymised case)."""
+def facts_of(
+    case: Case, events: Sequence[CaseEvent] = (), press_at: datetime | None = None, *, extended: bool | None = None
+) -> CaseFacts:
+    """The statistics row of a live case (or the stored one of an anonymised case).
+
+    `extended` says whether the audit trail has an extension; when None, `events` are searched.
+    """
     data = case.data or {}
     if STATS_KEY in data:
         return CaseFacts.from_json(data[STATS_KEY])
@@ -157,7 +162,9 @@ def facts_of(case: Case, events: Sequence[CaseEvent] = (), press_at: datetime | 
             on_time = bool(answer["on_time"])
         else:
             on_time = case.due_at is None or case.closed_at <= case.due_at
-    extended = "original_due_at" in data or any(e.action == EXTENDED_ACTION for e in events)
+    if extended is None:
+        extended = any(e.action == EXTENDED_ACTION for e in events)
+    extended = extended or "original_due_at" in data
     drafts = data.get("drafts") or []
     approved = data.get("approved") or {}
     address = data.get("address")
@@ -185,14 +192,28 @@ def facts_of(case: Case, events: Sequence[CaseEvent] = (), press_at: datetime | 
     )
 
 
+def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def _extended_ids(session: Session, case_ids: Iterable[int]) -> set[int]:
+    """Cases whose audit trail records an extension (one indexed query per 500 cases, not every event)."""
+    found: set[int] = set()
+    for chunk in _chunks(list(case_ids)):
+        found.update(session.scalars(
+            select(CaseEvent.case_id).where(CaseEvent.action == EXTENDED_ACTION, CaseEvent.case_id.in_(chunk))
+        ))
+    return found
+
+
 def _press_times(session: Session, case_ids: Iterable[int]) -> dict[int, datetime]:
     """The first letter to the press service per case: when it was sent, else when it was enqueued."""
-    ids = list(case_ids)
     found: dict[int, datetime] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in _chunks(list(case_ids)):
         rows = session.execute(
             select(OutboxMessage.case_id, OutboxMessage.sent_at, OutboxMessage.created_at)
-            .where(OutboxMessage.kind == PRESS_TEMPLATE, OutboxMessage.case_id.in_(ids[start:start + 500]))
+            .where(OutboxMessage.kind == PRESS_TEMPLATE, OutboxMessage.case_id.in_(chunk))
         )
         for case_id, sent_at, created_at in rows:
             moment = sent_at or created_at
@@ -215,8 +236,8 @@ def load_facts(
     cases = list(session.scalars(
         select(Case)
         .where(Case.tenant == tenant, Case.kind.in_(list(kinds)), column >= start, column < end)
-        .options(selectinload(Case.events))
         .order_by(Case.id)
     ))
     press = _press_times(session, [c.id for c in cases if c.kind == "refutation"])
-    return [facts_of(c, c.events, press.get(c.id)) for c in cases]
+    extended = _extended_ids(session, [c.id for c in cases if c.kind == "appeal"])
+    return [facts_of(c, press_at=press.get(c.id), extended=c.id in extended) for c in cases]

@@ -7,7 +7,9 @@ statistics rows, so a case opened before this module existed is still counted.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,21 +39,43 @@ def is_repeat_of(case: CaseFacts, earlier: CaseFacts, window: timedelta) -> bool
             and case.topic is not None and case.topic == earlier.topic)
 
 
+class RepeatIndex:
+    """Earlier appeals by applicant key and by (address, topic), so matching a quarter is not quadratic."""
+
+    def __init__(self, candidates: Sequence[CaseFacts]) -> None:
+        self.by_applicant: dict[str, list[CaseFacts]] = defaultdict(list)
+        self.by_place: dict[tuple[str, str], list[CaseFacts]] = defaultdict(list)
+        for row in candidates:
+            if row.kind != "appeal":
+                continue
+            for key in row.applicant_keys:
+                self.by_applicant[key].append(row)
+            if row.address_key is not None and row.topic is not None:
+                self.by_place[(row.address_key, row.topic)].append(row)
+
+    def match(self, case: CaseFacts, window: timedelta) -> tuple[int, ...]:
+        """Numbers of the earlier appeals `case` repeats, oldest first."""
+        near: dict[int, CaseFacts] = {}
+        for key in case.applicant_keys:
+            near.update((c.case_id, c) for c in self.by_applicant.get(key, ()))
+        if case.address_key is not None and case.topic is not None:
+            near.update((c.case_id, c) for c in self.by_place.get((case.address_key, case.topic), ()))
+        hits = [c for c in near.values() if is_repeat_of(case, c, window)]
+        return tuple(c.case_id for c in sorted(hits, key=lambda c: (c.opened_at, c.case_id)))
+
+
 def match_repeats(case: CaseFacts, candidates: Sequence[CaseFacts], window: timedelta) -> tuple[int, ...]:
     """Numbers of the earlier appeals `case` repeats, oldest first."""
-    hits = [c for c in candidates if is_repeat_of(case, c, window)]
-    return tuple(c.case_id for c in sorted(hits, key=lambda c: (c.opened_at, c.case_id)))
+    return RepeatIndex(candidates).match(case, window)
 
 
 def with_repeats(facts: Sequence[CaseFacts], earlier: Sequence[CaseFacts], window: timedelta) -> list[CaseFacts]:
     """Fill `repeat_of` of the appeals that have no stored links, matching against `earlier` and each other."""
-    from dataclasses import replace
-
-    pool = [*earlier, *facts]
+    index = RepeatIndex([*earlier, *facts])
     out = []
     for row in facts:
         if row.kind == "appeal" and not row.repeat_of and not row.anonymised:
-            row = replace(row, repeat_of=match_repeats(row, pool, window))
+            row = replace(row, repeat_of=index.match(row, window))
         out.append(row)
     return out
 
