@@ -38,8 +38,10 @@ HEADER_CAP = 16 * 1024  # characters of one header value that we decode
 PARAM_FIELD_CAP = 8 * 1024  # bytes of a Content-Type/-Disposition field handed to the parameter parser
 
 _ID = re.compile(r"<([^<>]*)>")
-_BARE_ID = re.compile(r"[^\s,<>;]+@[^\s,<>;]+")
-_EMAIL = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+\.[^\s<>,;:\"()\[\]]+")
+# Bounded repeats and no "@" inside the parts: unbounded ones backtrack quadratically (or worse) on
+# hostile headers such as 16 KB of "a@a@a@…" or of letters without any "@".
+_BARE_ID = re.compile(r"[^\s,<>;@]{1,256}@[^\s,<>;@]{1,256}")
+_EMAIL = re.compile(r"[^\s<>,;:\"()\[\]@]{1,64}@[^\s<>,;:\"()\[\]@.]{1,63}(?:\.[^\s<>,;:\"()\[\]@.]{1,63}){1,8}")
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 _BODY_TYPES = ("text/plain", "text/html")
 # One well-formed mailbox: `Name <a@b>`, `"Quoted, Name" <a@b>` or a bare `a@b` (names may be encoded words).
@@ -108,7 +110,10 @@ def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Addr
             problems.append({"reason": "address parser failed"})
     if not any(addr for _, addr in pairs):
         decoded = decode_words(text)
-        pairs = [(n, a) for n, a in getaddresses([decoded]) if "@" in a]
+        try:
+            pairs = [(n, a) for n, a in getaddresses([decoded]) if "@" in a]
+        except Exception:  # the stdlib recurses on nested comments: "((((…"
+            pairs = []
         if not pairs:
             pairs = [("", a) for a in _EMAIL.findall(decoded)]
     if problems:

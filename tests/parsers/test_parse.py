@@ -258,3 +258,17 @@ def test_parameter_bombs_are_defused() -> None:
     pm = parse_message(bomb)
     assert pm.subject == "bomb" and pm.text == "body"
     assert any("longer than" in d for d in pm.defects)
+
+
+@pytest.mark.timeout(60)  # a hang guard: before defusing, this input took minutes
+@pytest.mark.parametrize("junk", ["<a ", '<a href="x', "<!--", "</"])
+def test_html_markup_bombs_are_bounded(junk: str) -> None:
+    html = ("<p>Начало</p>" + junk * 30_000).encode()
+    pm = parse_message(b"Content-Type: text/html; charset=utf-8\r\n\r\n" + html)
+    assert pm.text.startswith("Начало")
+
+
+def test_addresses_in_angle_brackets_survive_html_conversion() -> None:
+    html = "<p>Среда, 3 декабря 2026, 10:00 +03:00 от Иван <ivan@example.ru>:</p>".encode()
+    pm = parse_message(b"Content-Type: text/html; charset=utf-8\r\n\r\n" + html)
+    assert "<ivan@example.ru>" in pm.text
