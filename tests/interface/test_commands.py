@@ -111,12 +111,19 @@ def test_iphone_mine_without_a_case(flow: Mail):
     assert f"мои открытые дела: 1: [KZM-{number}]" in text and "срок 03.12.2026 15:42 (МСК)" in text
 
 
-def test_yandex_report_says_whether_reports_take_commands(flow: Mail):
+def test_yandex_report_is_handed_to_the_reports_feature(flow: Mail):
     open_signal(flow)
     flow.deliver_raw(command_mail("yandex_html.eml", sender=SUPERVISOR), at=LATER)
     text = reply_of(flow, SUPERVISOR)
-    assert "> #Отчёт 4 2026" in text
-    assert "✗ ошибка: команда пока недоступна" in text or "> #Отчёт 4 2026 ✓" in text
+    assert "> #Отчёт 4 2026 ✓ отчёт за" in text and "направлен вам отдельным письмом" in text
+    assert len(flow.outbox("quarterly_on_demand", SUPERVISOR)) == 1
+
+
+def test_an_official_may_not_ask_for_reports(flow: Mail):
+    open_signal(flow)
+    flow.deliver_raw(command_mail("yandex_html.eml", sender=OFFICIAL), at=LATER)
+    assert "> #Отчёт 4 2026 ✗ отклонено: команду могут выполнять: контактное лицо" in reply_of(flow, OFFICIAL)
+    assert flow.outbox("quarterly_on_demand") == []
 
 
 def draft_to_cur(flow: Mail) -> str:
