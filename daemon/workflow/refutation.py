@@ -55,10 +55,10 @@ _SOURCE = re.compile(r"^[ \t]*Источник[ \t]*[:：][ \t]*(?P<v>.+)$", re.
 _QUOTE = re.compile(r"^[ \t]*(?:Цитата|Текст публикации)[ \t]*[:：][ \t]*(?P<v>.+?)(?:\n[ \t]*\n|\Z)",
                     re.IGNORECASE | re.MULTILINE | re.DOTALL)
 _PROPOSAL = re.compile(
-    r"^[ \t]*(?:Предлагаемый (?:комментарий|текст)|Предлагаем(?:ый)? (?:текст|комментарий)|Проект комментария"
-    r"|Вариант комментария)[ \t]*[:：][ \t]*(?P<v>.+?)(?:\n[ \t]*\n|\Z)",
+    r"(?:^|[ \t,])(?:Предлага\w*|Проект|Вариант)(?:[ \t]+[^\s:：]+){1,3}?[ \t]*[:：]\s*(?P<v>\S.*?)(?:\n[ \t]*\n|\Z)",
     re.IGNORECASE | re.MULTILINE | re.DOTALL,
 )
+_PROPOSAL_WORDS = re.compile(r"текст|комментари|опровержени|ответ", re.IGNORECASE)
 
 REFUSAL_TEXT = {
     "not_cur": "письмо пришло не с адреса ЦУР, указанного в настройках",
@@ -98,9 +98,22 @@ def read_publication(text: str, urls: tuple[str, ...]) -> Publication:
 
 
 def read_proposal(text: str) -> str | None:
-    """The ЦУР's proposed comment: the paragraph after «Предлагаемый комментарий:», if any."""
-    match = _PROPOSAL.search(text)
-    return match.group("v").strip() if match else None
+    """The ЦУР's proposed comment: what follows «Предлагаемый комментарий:» up to a blank line, if any."""
+    for match in _PROPOSAL.finditer(text):
+        lead = text[match.start():match.start("v")]
+        if _PROPOSAL_WORDS.search(lead):
+            return match.group("v").strip()
+    return None
+
+
+def cur_origin(app: App, inbound: Inbound) -> str | None:
+    """The ЦУР address behind the mail: its sender, or the original sender when staff forwarded it."""
+    if app.settings.is_cur_address(inbound.sender):
+        return inbound.sender
+    fwd = inbound.pm.forwarded
+    if fwd is not None and fwd.from_addr and app.settings.is_cur_address(fwd.from_addr):
+        return fwd.from_addr.lower()
+    return None
 
 
 def publication_title(case: Case, tags: tuple[str, ...] = ()) -> str:
@@ -152,9 +165,11 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     text = signal_text(inbound)
     publication = read_publication(text, inbound.classification.publication_urls)
     proposal = read_proposal(text)
+    if proposal is None and inbound.kind == "cur_proposal":
+        proposal = text  # a proposal that opened the case is the proposal as a whole
     data: dict[str, Any] = {
         "origin_message_id": inbound.pm.message_id,
-        "cur_address": inbound.sender if app.settings.is_cur_address(inbound.sender) else None,
+        "cur_address": cur_origin(app, inbound),
         "publication": {"url": publication.url, "source": publication.source, "quote": publication.quote},
         "signal_text": text,
         "proposals": [{"text": proposal, "from": inbound.sender, "at": _iso(inbound.received_at)}] if proposal else [],

@@ -41,7 +41,7 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     found = extract_deadline(f"{inbound.pm.subject}\n{text}", inbound.received_at, calendar_for(app.settings))
     update_data(
         case, origin_message_id=inbound.pm.message_id, request_text=text,
-        cur_address=inbound.sender if app.settings.is_cur_address(inbound.sender) else None,
+        cur_address=refutation.cur_origin(app, inbound),
         deadline_phrase=found.phrase if found else None,
     )
     routing.assign(session, app, case, routing.route(app, f"{case.subject}\n{text}"), actor="curmail",

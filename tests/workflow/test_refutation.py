@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 from datetime import UTC
 from email import policy
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -12,6 +13,8 @@ from daemon.db.engine import transaction
 from daemon.db.models import MessageStatus, StoredMessage
 from daemon.pipeline import process_pending
 from daemon.sender import send_due_sync
+from daemon.workflow.refutation import read_proposal, read_publication
+from parsers import parse_message
 from tests.workflow.conftest import (
     CONTACT,
     CUR,
@@ -288,3 +291,22 @@ def test_with_an_authserv_id_the_approval_needs_our_mtas_dkim_pass(make_flow):
                  Message_ID="<wf-approval-signed@cur12.example.org>")
     assert flow.case().state == "sent_to_press"
     assert len(flow.outbox("refutation_press")) == 1
+
+
+def test_a_signal_forwarded_by_staff_keeps_the_cur_as_the_party_that_approves(flow: Flow):
+    flow.deliver("signal_forwarded_by_staff.eml", at=msk(2026, 12, 3, 12, 50))
+    case = flow.case()
+    assert case.kind == "refutation" and case.data["cur_address"] == CUR
+    assert case.data["proposals"][0]["text"] == "«Водоснабжение восстановлено 2 декабря»."
+    assert "Водоснабжение восстановлено 2 декабря" in body_of(flow.one("refutation_new", OFFICIAL))
+    send_draft(flow, at=msk(2026, 12, 3, 13, 30))
+    assert flow.one("refutation_draft", CUR)  # the draft goes to the ЦУР, not back to the forwarding colleague
+
+
+def test_publication_and_proposal_are_read_from_the_shared_cur_signal_fixture():
+    pm = parse_message((Path(__file__).parents[1] / "fixtures" / "cur" / "signal_vk.eml").read_bytes())
+    publication = read_publication(pm.text, ("https://m.vk.com/wall-123456_789",))
+    assert publication.source == "сообщество «Подслушано Козьмодемьянск» (12 400 подписчиков)"
+    assert publication.quote.startswith("«С января школу № 2 закрывают")
+    assert read_proposal(pm.text).startswith("«Информация о закрытии школы № 2 не соответствует")
+    assert read_proposal("Предлагаем встретиться: завтра в 10:00") is None
