@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import ipaddress
 import os
 import re
@@ -303,7 +304,26 @@ class ReminderSettings(_Section):
 class SecuritySettings(_Section):
     authserv_id: str | None = None  # trust Authentication-Results only with this authserv-id (RFC 8601 §5)
     require_dkim_for_cur: bool = True
+    verify_dkim: bool = False  # also verify DKIM signatures of ЦУР approvals directly (dkimpy, live DNS)
     auto_mail_per_address_per_day: int = Field(default=20, ge=1)
+
+
+CaseKindName = Literal["refutation", "request", "appeal", "generic", "report"]
+
+
+class DigestSettings(_Section):
+    enabled: bool = True
+    time: _dt.time = _dt.time(9, 0)  # each working day, in the organisation's time zone
+
+
+class AckSettings(_Section):
+    enabled: bool = True
+    kinds: tuple[CaseKindName, ...] = ("refutation", "request", "appeal", "generic")
+    cur_appeals: bool = False  # appeals forwarded by the ЦУР: the citizen is not our correspondent
+
+
+class CalendarInviteSettings(_Section):
+    enabled: bool = True
 
 
 class PatternRule(_Section):
@@ -353,6 +373,9 @@ class Settings(_Section):
     reminders: ReminderSettings = ReminderSettings()
     security: SecuritySettings = SecuritySettings()
     classifier: ClassifierSettings = ClassifierSettings()
+    digest: DigestSettings = DigestSettings()
+    acks: AckSettings = AckSettings()
+    calendar_invites: CalendarInviteSettings = CalendarInviteSettings()
     source: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
