@@ -13,13 +13,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from daemon.cases import record_event
 from daemon.config import Settings
 from daemon.db.models import Case
-from daemon.reports.facts import CaseFacts, facts_of
+from daemon.reports.facts import CaseFacts, applicant_key, facts_of, normalize_address
 from daemon.reports.settings import repeat_window
 
 ACTION = "repeat_detected"
@@ -80,14 +80,37 @@ def with_repeats(facts: Sequence[CaseFacts], earlier: Sequence[CaseFacts], windo
     return out
 
 
-def _candidates(session: Session, case: Case, since: datetime) -> list[CaseFacts]:
-    rows = session.scalars(
-        select(Case).where(
-            Case.tenant == case.tenant, Case.kind == "appeal", Case.id != case.id,
-            Case.opened_at >= since, Case.opened_at <= case.opened_at,
-        ).order_by(Case.opened_at, Case.id)
+def _light_facts(case_id: int, opened_at: datetime, topic: str | None, data: dict[str, Any] | None) -> CaseFacts:
+    """Only what matching needs, without building a whole statistics row (intake calls this per appeal)."""
+    data = data or {}
+    return CaseFacts(case_id=case_id, kind="appeal", state="", channel=None, topic=topic, opened_at=opened_at,
+                     address_key=normalize_address(data.get("address")),
+                     applicant_keys=applicant_key(data.get("applicant")))
+
+
+def _candidates(session: Session, case: Case, own: CaseFacts, since: datetime) -> list[CaseFacts]:
+    """Earlier appeals in the window that could match, narrowed in SQL where the keys allow it.
+
+    Same address and topic needs the same topic; the same e-mail appears in the case's JSON text. A
+    phone number is written in too many ways for SQL, so an applicant with a phone scans the window.
+    """
+    applicant = (case.data or {}).get("applicant") or {}
+    email = str(applicant.get("email") or "").strip().lower()
+    has_phone = any(key.startswith("p:") for key in own.applicant_keys)
+    narrow = []
+    if own.address_key is not None and own.topic is not None:
+        narrow.append(Case.topic == own.topic)
+    if email:
+        narrow.append(cast(Case.data, Text).ilike(f"%{email}%"))
+    if not narrow and not has_phone:
+        return []
+    query = select(Case.id, Case.opened_at, Case.topic, Case.data).where(
+        Case.tenant == case.tenant, Case.kind == "appeal", Case.id != case.id,
+        Case.opened_at >= since, Case.opened_at <= case.opened_at,
     )
-    return [facts_of(row) for row in rows]
+    if not has_phone:
+        query = query.where(or_(*narrow))
+    return [_light_facts(*row) for row in session.execute(query.order_by(Case.opened_at, Case.id))]
 
 
 def find_repeats(session: Session, case: Case, settings: Settings) -> list[int]:
@@ -98,7 +121,7 @@ def find_repeats(session: Session, case: Case, settings: Settings) -> list[int]:
     if case.id is None:
         session.flush()
     own = facts_of(case)
-    return list(match_repeats(own, _candidates(session, case, case.opened_at - window), window))
+    return list(match_repeats(own, _candidates(session, case, own, case.opened_at - window), window))
 
 
 def mark_repeats(session: Session, case: Case, settings: Settings, *, at: datetime) -> list[int]:
