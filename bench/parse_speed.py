@@ -53,7 +53,29 @@ def run(runs: int = 5, n: int = 1000) -> list[Figure]:
         Figure(f"{what}, {n} msgs of {size:.0f} KB avg", statistics.median(our_rates), baseline, ">= 1.0x", "msg/s"),
         Figure("parse_message alone", statistics.median(parse_rates), baseline, "", "msg/s"),
         Figure("mailparser.parse_from_bytes (baseline)", baseline, None, "", "msg/s"),
+        *_breakdown(messages[: max(1, n // 2)], runs, classify),
     ]
+
+
+def _breakdown(messages: Sequence[bytes], runs: int, classify: Callable[[object], object] | None) -> list[Figure]:
+    """CPU ms per message of each stage, so the owner of the slowest one knows where the time goes."""
+    from parsers.forward import find_forwarded
+    from parsers.reply import split_reply
+
+    parsed = [parse_message(raw) for raw in messages]
+
+    def ms(handle: Callable[[object], object], items: Sequence[object]) -> float:
+        return statistics.median(1000 / _rate(items, handle) for _ in range(runs))  # type: ignore[arg-type]
+
+    stages = [
+        ("  stage: mailparser.parse_from_bytes (baseline)", mailparser.parse_from_bytes, messages),
+        ("  stage: parse_message (all of it)", parse_message, messages),
+        ("  stage:   of which split_reply(text)", lambda pm: split_reply(pm.text), parsed),
+        ("  stage:   of which find_forwarded(text, subject)", lambda pm: find_forwarded(pm.text, pm.subject), parsed),
+    ]
+    if classify is not None:
+        stages.append(("  stage: classify(pm)", classify, parsed))
+    return [Figure(name, ms(handle, items), None, "", "ms/msg CPU") for name, handle, items in stages]
 
 
 if __name__ == "__main__":
