@@ -11,6 +11,7 @@ agree on who holds the lease; SQLite is one host, whose clock everybody shares.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -56,11 +57,19 @@ def _seconds(ttl: float | timedelta) -> timedelta:
     return ttl if isinstance(ttl, timedelta) else timedelta(seconds=float(ttl))
 
 
-def acquire(app: App, mailbox_key: str, owner: str, ttl: float | timedelta) -> bool:
-    """Take or extend the lease on `mailbox_key` for `ttl`; False when another live instance holds it."""
+def acquire(
+    app: App, mailbox_key: str, owner: str, ttl: float | timedelta,
+    holder_is_dead: Callable[[str], bool] | None = None,
+) -> bool:
+    """Take or extend the lease on `mailbox_key` for `ttl`; False when another live instance holds it.
+
+    `holder_is_dead(owner)` may declare a holder dead before its lease expires (a process of this
+    host that no longer exists), so a restart after a crash need not wait out the lease.
+    """
     with transaction(app.sessions) as session:
         _ensure_row(session, mailbox_key, app.tenant)
         now = database_now(session)
+        expires = now + _seconds(ttl)
         taken = session.execute(
             update(STATE)
             .where(
@@ -72,8 +81,21 @@ def acquire(app: App, mailbox_key: str, owner: str, ttl: float | timedelta) -> b
                     STATE.c.lease_expires_at < now,
                 ),
             )
-            .values(lease_owner=owner, lease_expires_at=now + _seconds(ttl))
+            .values(lease_owner=owner, lease_expires_at=expires)
         ).rowcount
+        if taken == 1 or holder_is_dead is None:
+            return taken == 1
+        current = session.scalar(select(STATE.c.lease_owner).where(STATE.c.mailbox == mailbox_key))
+        if current is None or not holder_is_dead(current):
+            return False
+        # Conditional on the very owner we found dead: a third instance may have been quicker.
+        taken = session.execute(
+            update(STATE)
+            .where(STATE.c.mailbox == mailbox_key, STATE.c.lease_owner == current)
+            .values(lease_owner=owner, lease_expires_at=expires)
+        ).rowcount
+    if taken == 1:
+        log.warning("took the mailbox over from a dead process", extra={"mailbox": mailbox_key, "dead": current})
     return taken == 1
 
 

@@ -86,13 +86,34 @@ def send_outbox(runner: Runner) -> object:
     return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent)
 
 
-def instance_name() -> str:
-    """host@pid-namespace:pid: stable for this process, distinct between processes, hosts and containers."""
+INSTANCE_ENV = "CURMAIL_INSTANCE"  # a name of the sysadmin's choosing instead of host@namespace:pid
+
+
+def _host_identity() -> str:
     try:
         namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
     except OSError:
         namespace = "?"
-    return f"{socket.gethostname()}@{namespace}:{os.getpid()}"
+    return f"{socket.gethostname()}@{namespace}"
+
+
+def instance_name() -> str:
+    """host@pid-namespace:pid: stable for this process, distinct between processes, hosts and containers."""
+    return os.environ.get(INSTANCE_ENV) or f"{_host_identity()}:{os.getpid()}"
+
+
+def local_owner_dead(owner: str) -> bool:
+    """True when `owner` was a process of this host and pid namespace that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != _host_identity() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, under another user
+    return False
 
 
 def lease_seconds(settings: Settings) -> float:
@@ -151,6 +172,8 @@ class Runner:
     ready: bool = False
     watchdog: sdnotify.Watchdog = field(default_factory=sdnotify.Watchdog)
     on_imap_error: Callable[[], None] | None = None  # the metrics counter, when metrics are on
+    processed_total: int = 0  # since start, for the STATUS= line
+    parked_total: int = 0
     _lease_checked: float = -1e9
     _waiting: bool = False
     _lease_key: str | None = None
@@ -189,7 +212,7 @@ class Runner:
     def _take_lease(self) -> bool:
         key = mailbox_key(self.app.settings)
         had = self.holds_lease
-        self.holds_lease = lease.acquire(self.app, key, self.owner, self.lease_ttl)
+        self.holds_lease = lease.acquire(self.app, key, self.owner, self.lease_ttl, holder_is_dead=local_owner_dead)
         self._lease_key = key if self.holds_lease else None
         self._lease_checked = time.monotonic()
         if self.holds_lease and not had:
@@ -248,6 +271,8 @@ class Runner:
         while True:
             self._keep_lease()
             report = process_pending(self.app, limit=BATCH)
+            self.processed_total += report.processed
+            self.parked_total += report.parked
             if self.stopping.is_set():
                 raise _Stopping  # what was fetched is processed; the rest stays in IMAP for the next start
             if report.processed + report.parked + report.failed < BATCH:
@@ -324,7 +349,8 @@ class Runner:
         if self.last_poll_ok is None:
             return f"reading {key}"
         at = datetime.fromtimestamp(self.last_poll_ok, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"reading {key}; last poll {at}"
+        parked = f", {self.parked_total} parked" if self.parked_total else ""
+        return f"reading {key}; last poll {at}; {self.processed_total} processed since start{parked}"
 
     def _login_check(self) -> None:
         """A standby instance proves its IMAP credentials once, for READY, then logs out."""

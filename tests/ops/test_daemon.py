@@ -91,6 +91,8 @@ def test_ready_status_watchdog_reload_and_stop(sqlite_env: CurmailEnv, listener:
         env.deliver(numbered(fixture("citizen_letter.eml"), 1))
         wait_until(lambda: _count(env, StoredMessage.status == MessageStatus.PROCESSED) == 1, 60,
                    "the letter after a good reload")
+        wait_until(lambda: any("1 processed since start" in m["STATUS"] for m in listener.having("STATUS")), 30,
+                   "a STATUS line with the progress")
 
         # SIGHUP with a broken file: the error is logged, the old configuration stays and works.
         env.config_path.write_text("[organization\nname = ", encoding="utf-8")

@@ -46,3 +46,13 @@ def test_concurrent_acquire_has_one_winner(env: CurmailEnv) -> None:
         thread.join(timeout=60)
     assert len(winners) == 1
     assert lease.holder(app, "other@imap.example:993/INBOX").owner == winners[0]
+
+
+def test_a_dead_local_holder_is_taken_over_at_once(env: CurmailEnv) -> None:
+    """After a crash and restart on the same host, the new process need not wait out the old lease."""
+    app = env.app()
+    assert lease.acquire(app, KEY, "host@1:100", ttl=600)
+    assert not lease.acquire(app, KEY, "host@1:200", ttl=600, holder_is_dead=lambda owner: False)
+    assert lease.acquire(app, KEY, "host@1:200", ttl=600, holder_is_dead=lambda owner: owner == "host@1:100")
+    assert lease.holder(app, KEY).owner == "host@1:200"
+    assert not lease.renew(app, KEY, "host@1:100", ttl=600)
