@@ -62,7 +62,9 @@ def notify_new(session: Session, app: App, case: Case) -> None:
     send(session, app, case, kind="request_new", to=[case.assignee or "", *contact_addresses(app)],
          context={"request_text": data.get("request_text", ""), "due_at": case.due_at, "assumed": case.due_assumed,
                   "phrase": data.get("deadline_phrase"), "assignee_name": staff_name(app.settings, case.assignee),
-                  "cur_name": app.settings.cur.name, "sender": case.counterpart or ""},
+                  "cur_name": app.settings.cur.name, "sender": case.counterpart or "",
+                  "request_subject": normalize_subject(case.subject, (app.settings.organization.case_tag,))
+                  or "без темы"},
          dedupe_key=f"request_new:{case.id}:{case.assignee}")
 
 
