@@ -15,6 +15,8 @@ from email.message import Message
 from email.policy import compat32
 
 MAX_FAST_DEPTH = 16
+PARAM_FIELD_CAP = 8 * 1024  # longer Content-Type/-Disposition fields are cut on the full path
+_PARAMETER_FIELDS = frozenset({"content-type", "content-disposition"})
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _EMBEDDED = frozenset({"message/rfc822", "message/global"})
 # A field name (printable ASCII but ":") and its colon; the feed parser's header line test.
@@ -29,8 +31,6 @@ def fast_tree(raw: bytes) -> Message | None:
     """The same compat32 tree as BytesParser would build for well-formed `raw`, or None when unsure."""
     if raw.startswith(b"From "):  # an mbox separator line: the full parser knows what to do
         return None
-    if raw.count(b"\r") != raw.count(b"\r\n"):
-        return None  # bare CR line endings, which the stdlib also splits lines on
     try:
         return _message(raw, 0)
     except (_Unsure, RecursionError):
@@ -39,6 +39,8 @@ def fast_tree(raw: bytes) -> Message | None:
 
 def _headers(head: bytes) -> Message:
     """Header block (without its final line ending) as the feed parser would store it: raw, unfolded later."""
+    if b"\r" in head and head.count(b"\r") != head.count(b"\r\n"):
+        raise _Unsure  # a bare CR, which the stdlib takes for a line end
     message = Message()
     lines = head.decode("ascii", "surrogateescape").split("\n")
     current: list[str] = []
@@ -51,13 +53,20 @@ def _headers(head: bytes) -> Message:
             current.append(line)
             continue
         if current:
-            message.set_raw(*compat32.header_source_parse(current))
+            _store(message, current)
         if not _HEADER_NAME.match(line):
             raise _Unsure  # not a header line: the full parser records the defect
         current = [line]
     if current:
-        message.set_raw(*compat32.header_source_parse(current))
+        _store(message, current)
     return message
+
+
+def _store(message: Message, lines: list[str]) -> None:
+    name, value = compat32.header_source_parse(lines)
+    if len(value) > PARAM_FIELD_CAP and name.strip().lower() in _PARAMETER_FIELDS:
+        raise _Unsure  # the full path cuts such fields before the quadratic parameter parser runs
+    message.set_raw(name, value)
 
 
 def _message(raw: bytes, depth: int) -> Message:
@@ -113,6 +122,8 @@ def _split(body: bytes, delimiter: bytes) -> tuple[str | None, list[bytes], str 
             raise _Unsure  # no close delimiter
         pos = found + 1
         if found > 0 and body[found - 1] != 0x0A:
+            if body[found - 1] == 0x0D:
+                raise _Unsure  # after a bare CR, which the stdlib takes for a line end
             continue  # not at a line start
         after = found + len(delimiter)
         closing = body.startswith(b"--", after)

@@ -25,7 +25,7 @@ from parsers.attachments import is_tnef, make_attachment, part_filename, unpack_
 from parsers.decode import clean_line, decode_bytes, decode_header_value, decode_words, fix_8bit
 from parsers.forward import find_forwarded
 from parsers.html_text import html_to_text
-from parsers.mimetree import fast_tree
+from parsers.mimetree import PARAM_FIELD_CAP, fast_tree
 from parsers.model import Address, Attachment, ForwardedMessage, ParsedMessage
 from parsers.reply import split_reply
 from parsers.report import delivery_report
@@ -35,7 +35,6 @@ MAX_PARTS = 2000  # parts we look at in one message
 MAX_FORWARD_DEPTH = 3  # message/rfc822 inside message/rfc822 … read as forwarded mail this deep
 TEXT_CAP = 1024 * 1024  # characters of readable text kept; the rest is cut with a defect
 HEADER_CAP = 16 * 1024  # characters of one header value that we decode
-PARAM_FIELD_CAP = 8 * 1024  # bytes of a Content-Type/-Disposition field handed to the parameter parser
 
 _ID = re.compile(r"<([^<>]*)>")
 # Bounded repeats and no "@" inside the parts: unbounded ones backtrack quadratically (or worse) on
@@ -451,15 +450,15 @@ def _defuse_parameters(raw: bytes) -> bytes | None:
 
 def _tree(raw: bytes, fast: bool = True) -> tuple[Message, list[str]]:
     """The MIME tree; when the stdlib recursion gives out (absurd nesting), the headers and a flat body."""
+    if fast:
+        quick = fast_tree(raw)  # declines overlong parameter fields itself
+        if quick is not None:
+            return quick, []
     notes: list[str] = []
     defused = _defuse_parameters(raw)
     if defused is not None:
         raw = defused
         notes.append(f"Content-Type/Disposition longer than {PARAM_FIELD_CAP} bytes: cut")
-    if fast:
-        quick = fast_tree(raw)
-        if quick is not None:
-            return quick, notes
     try:
         message = _parser().parsebytes(raw)
     except RecursionError:
