@@ -41,10 +41,24 @@ def send_command(session: Session, app: App, case: Case | None, sender: str) -> 
         raise _refused(str(exc)) from None
 
 
-def report_command(session: Session, app: App, args: str, sender: str, now: datetime) -> str:
-    """`#отчёт [квартал]`: build the quarter's report now and mail it to the sender (nothing goes to the ЦУР)."""
+def _is_open_quarterly(case: Case | None) -> bool:
+    data = (case.data or {}) if case is not None else {}
+    return case is not None and case.kind == "report" and data.get("report") == obligations.REPORT \
+        and not data.get("sent_at")
+
+
+def report_command(
+    session: Session, app: App, args: str, sender: str, now: datetime, case: Case | None = None
+) -> str:
+    """`#отчёт [квартал]`: build the quarter's report now and mail it to the sender (nothing goes to the ЦУР).
+
+    In the thread of a quarterly report that is not sent yet (and for its quarter), the report's own
+    draft is recounted instead, so that `#отправить` sends the corrected figures.
+    """
     settings = app.settings
     period = parse_quarter(args, now.astimezone(settings.organization.zone).date(), settings.organization.timezone)
+    if _is_open_quarterly(case) and (not args.strip() or period == obligations.period_of(settings, case)):
+        return obligations.regenerate(session, app, case, now=now, actor=sender)
     figures = build(session, settings, period, now, tenant=app.tenant)
     from daemon.outbox import OutgoingAttachment
 
@@ -63,5 +77,5 @@ def run_command(
     if name == "send":
         return send_command(session, app, case, sender)
     if name == "report":
-        return report_command(session, app, args, sender, now)
+        return report_command(session, app, args, sender, now, case)
     raise WorkflowError(f"команда «{name}» модулю отчётов неизвестна")

@@ -145,6 +145,37 @@ def generate(session: Session, app: App, period: Period, *, now: datetime) -> Ca
     return case
 
 
+def period_of(settings: Settings, case: Case) -> Period:
+    key = (case.data or {})["period"]
+    return quarter(int(key[:4]), int(key[-1]), settings.organization.timezone)
+
+
+def regenerate(session: Session, app: App, case: Case, *, now: datetime, actor: str) -> str:
+    """`#отчёт` in the report's thread before it is sent: recount (after `#тема` fixes, late answers), mail a new draft.
+
+    `#отправить` then sends the new files. The version number keeps every draft letter distinct.
+    """
+    settings = app.settings
+    if (case.data or {}).get("sent_at"):
+        raise WorkflowError("Отчёт уже направлен в ЦУР; пересчитать его можно командой «#отчёт <квартал>» "
+                            "в новом письме — он придёт вам, а не в ЦУР.")
+    period = period_of(settings, case)
+    dates = dates_for(settings, period)
+    figures = quarterly.build(session, settings, period, now, tenant=app.tenant)
+    files = quarterly_files(figures)
+    version = int((case.data or {}).get("version", 1)) + 1
+    update_data(case, files=_encode(files), summary=summary_text(figures), empty=figures.empty,
+                generated_at=now.isoformat(), version=version)
+    contacts = contact_addresses(app)
+    enqueue(session, settings, kind=DRAFT_TEMPLATE, to=contacts, case=case, now=now, bulk=False,
+            context=_context(settings, case, dates), dedupe_key=f"{DRAFT_TEMPLATE}:{period.key}:v{version}",
+            attachments=stored_files(case))
+    record_event(session, case, action="report_regenerated", at=now, actor=actor,
+                 detail={"period": period.key, "version": version, "to": contacts})
+    return (f"отчёт за {period.title} пересчитан, новый проект (версия {version}) направлен контактному "
+            f"должностному лицу; #отправить отправит в ЦУР эту версию")
+
+
 def _remind(session: Session, app: App, case: Case, dates: QuarterDates, now: datetime) -> None:
     """The reminder of the 3rd and the escalation of the 4th, each once, while the report is not sent."""
     settings = app.settings
@@ -207,7 +238,7 @@ def send_quarterly(session: Session, app: App, case: Case, actor: str) -> str:
     data = case.data or {}
     if case.kind != CaseKind.REPORT or data.get("report") != REPORT:
         raise WorkflowError("Команда #отправить для этого дела не предназначена: это не квартальный отчёт.")
-    period = quarter(int(data["period"][:4]), int(data["period"][-1]), settings.organization.timezone)
+    period = period_of(settings, case)
     actor = (actor or "").strip().lower()
     contacts = [m.email for m in settings.staff_with_role("contact")]
     if actor not in contacts:

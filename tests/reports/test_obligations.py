@@ -14,7 +14,7 @@ from sqlalchemy.orm import undefer
 from daemon.app import App
 from daemon.clock import Clock
 from daemon.db.models import Case, CaseEvent, OutboxMessage
-from daemon.errors import NotAuthorised
+from daemon.errors import NotAuthorised, WorkflowError
 from daemon.reports import obligations
 from daemon.reports.period import quarter
 from tests.reports.seed import Spec, add_all, msk
@@ -141,3 +141,29 @@ def test_send_mails_the_reviewed_files_to_the_cur_and_closes_the_case(app: App) 
     assert case.state == "closed" and case.outcome == "sent"
     obligations.tick(at(app, msk(2026, 7, 6, 9, 0)))  # sent in time: no reminder, no escalation
     assert letters(app, obligations.REMINDER_TEMPLATE) == letters(app, obligations.ESCALATION_TEMPLATE) == []
+
+
+def test_report_command_in_the_thread_recounts_the_draft_before_sending(app: App) -> None:
+    from daemon.reports import run_command
+
+    with app.sessions() as session:
+        add_all(session, [Spec("appeal", msk(2026, 5, 12, 10), "59fz", "ЖКХ", due=msk(2026, 6, 11, 18))])
+    obligations.tick(at(app, msk(2026, 7, 1, 9, 0)))
+    with app.sessions() as session:  # a late-registered appeal of the quarter turns up after the draft
+        add_all(session, [Spec("appeal", msk(2026, 6, 30, 17), "pos", "дороги и транспорт",
+                               due=msk(2026, 7, 1, 17))])
+    (case,) = report_cases(app)
+    at(app, msk(2026, 7, 2, 11, 0))
+    with app.sessions() as session, session.begin():
+        result = run_command(session, app, name="report", args="", sender=CONTACT, case=session.get(Case, case.id),
+                             now=app.clock())
+    assert "версия 2" in result
+    first, second = letters(app, obligations.DRAFT_TEMPLATE)
+    body = email.message_from_bytes(second.raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert "Обращений поступило: 2" in body
+    with app.sessions() as session, session.begin():
+        obligations.send_quarterly(session, app, session.get(Case, case.id), CONTACT)
+    (final,) = letters(app, obligations.FINAL_TEMPLATE)
+    assert attachments(final) == attachments(second) != attachments(first)
+    with app.sessions() as session, session.begin(), pytest.raises(WorkflowError, match="уже направлен"):
+        obligations.regenerate(session, app, session.get(Case, case.id), now=app.clock(), actor=CONTACT)
