@@ -116,6 +116,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
             print(f"  #{item.case_id} {item.kind} closed {item.closed_at:%Y-%m-%d}: {item.messages} messages"
                   f" ({item.message_bytes} bytes), {item.letters} letters")
         print(f"unthreaded messages stored before the cutoff: {report.loose_messages}")
+        print(f"letters of no case created before the cutoff: {report.loose_letters}")
         return 0
     finally:
         app.close()

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.reports.facts import CaseFacts
 from daemon.reports.quarterly import CHANNEL_RU, hours
+from daemon.workflow.machine import state_ru
 
 HEADERS = (
     "№ дела", "Вид", "Канал", "Тема", "Поступило (МСК)", "Срок (МСК)", "Закрыто (МСК)", "Состояние",
@@ -44,7 +45,7 @@ def to_csv(rows: Sequence[CaseFacts], zone: str = "Europe/Moscow") -> bytes:
         writer.writerow([
             r.case_id, KIND_RU.get(r.kind, r.kind),
             CHANNEL_RU.get(r.channel or "", r.channel or "") if r.kind == "appeal" else "",
-            r.topic or "", _when(r.opened_at, tz), _when(r.due_at, tz), _when(r.closed_at, tz), r.state,
+            r.topic or "", _when(r.opened_at, tz), _when(r.due_at, tz), _when(r.closed_at, tz), state_ru(r.state),
             _yes_no(r.answered_on_time), _yes_no(r.extended) if r.kind == "appeal" else "",
             ", ".join(str(n) for n in r.repeat_of), _number(answer), _number(draft),
             r.approved_version or "", r.outcome or "",

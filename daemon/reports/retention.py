@@ -7,7 +7,7 @@ and the actor of audit rows who was neither staff nor the ЦУР (a citizen's ad
 What stays: the case row with its kind, channel, topic, dates, state and assignee, the audit rows'
 actions and times, and `data["stats"]`, the anonymised statistics row (daemon.reports.facts)
 written **before** anything is deleted, which the reports use for old quarters.
-Unthreaded messages (bounces, parked mail) go by their storage date.
+Unthreaded messages (bounces, parked mail) and letters of no case go by their storage or creation date.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class RetentionReport:
     cutoff: datetime
     cases: list[CaseToErase] = field(default_factory=list)
     loose_messages: int = 0  # unthreaded stored messages past the cutoff
+    loose_letters: int = 0  # outgoing letters of no case past the cutoff
     dry_run: bool = True
 
 
@@ -84,6 +85,14 @@ def _loose_messages(session: Session, cutoff: datetime) -> list[StoredMessage]:
     return list(session.scalars(
         select(StoredMessage).where(StoredMessage.case_id.is_(None), StoredMessage.stored_at < cutoff,
                                     or_(StoredMessage.size > 0, StoredMessage.from_addr.is_not(None)))
+    ))
+
+
+def _loose_letters(session: Session, cutoff: datetime) -> list[OutboxMessage]:
+    """Old letters of no case (command answers, notices) that still hold their text."""
+    return list(session.scalars(
+        select(OutboxMessage).where(OutboxMessage.case_id.is_(None), OutboxMessage.created_at < cutoff,
+                                    OutboxMessage.subject != ERASED)
     ))
 
 
@@ -133,10 +142,14 @@ def erase_case(session: Session, settings: Settings, case: Case, now: datetime) 
     for row in session.scalars(select(StoredMessage).where(StoredMessage.case_id == case.id)):
         _wipe_message(row)
     for letter in session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)):
-        letter.raw = b""
-        letter.subject = ERASED
-        letter.recipients = [r if _known_party(settings, r) else ERASED for r in letter.recipients or []]
-        letter.last_error = None
+        _wipe_letter(settings, letter)
+
+
+def _wipe_letter(settings: Settings, letter: OutboxMessage) -> None:
+    letter.raw = b""
+    letter.subject = ERASED
+    letter.recipients = [r if _known_party(settings, r) else ERASED for r in letter.recipients or []]
+    letter.last_error = None
 
 
 def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionReport:
@@ -150,6 +163,7 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
         report.cases = [_describe(session, case) for case in due]
         ids = [case.id for case in due]
         report.loose_messages = len(_loose_messages(session, cutoff))
+        report.loose_letters = len(_loose_letters(session, cutoff))
     if dry_run:
         return report
     for case_id in ids:
@@ -159,6 +173,8 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
     with transaction(app.sessions) as session:
         for row in _loose_messages(session, cutoff):
             _wipe_message(row)
+        for letter in _loose_letters(session, cutoff):
+            _wipe_letter(settings, letter)
     log.info("retention: %d cases and %d loose messages erased (closed before %s)",
              len(ids), report.loose_messages, cutoff.isoformat())
     return report

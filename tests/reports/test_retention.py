@@ -44,6 +44,12 @@ def seed(app: App) -> dict[str, Spec]:
             session.add(StoredMessage(direction="in", message_id=mid, sha256="1" * 64, size=10, internal_date=stored,
                                       stored_at=stored, raw=b"bounce ...", status="processed", kind="bounce",
                                       from_addr="mailer-daemon@example.org"))
+        for created, mid in ((msk(2020, 1, 2), "<ack-old@curmail.example>"),
+                             (msk(2025, 1, 2), "<ack-new@curmail.example>")):
+            session.add(OutboxMessage(
+                kind="command_result", message_id=mid, mail_from="adm@kozmo.example", recipients=[BORIS["email"]],
+                subject="Обработано", raw=b"Subject: x\r\n\r\nBoris\r\n", status="sent", created_at=created,
+                next_attempt_at=created, sent_at=created))
         session.add(Case(kind="report", state="closed", subject="Статистика за II квартал 2021 г.",
                          opened_at=msk(2021, 7, 1, 9), closed_at=msk(2021, 7, 2, 9), data={"report": "quarterly"}))
         session.commit()
@@ -70,7 +76,7 @@ def test_dry_run_lists_what_would_go_and_changes_nothing(app: App) -> None:
     assert [c.case_id for c in report.cases] == [specs["old_refutation"].case_id, specs["old_appeal"].case_id]
     old = next(c for c in report.cases if c.case_id == specs["old_appeal"].case_id)
     assert (old.messages, old.letters) == (2, 2)
-    assert report.loose_messages == 1
+    assert (report.loose_messages, report.loose_letters) == (1, 1)
     assert all(raw for raw, _ in raw_of(app, specs["old_appeal"].case_id))
 
 
@@ -107,6 +113,10 @@ def test_erases_only_old_closed_cases_and_keeps_their_statistics(app: App) -> No
         loose = {m.message_id: m.from_addr for m in session.scalars(
             select(StoredMessage).where(StoredMessage.case_id.is_(None)))}
         assert loose == {"<loose-old@x>": None, "<loose-new@x>": "mailer-daemon@example.org"}
+        caseless = {x.message_id: (x.raw, x.recipients) for x in session.scalars(
+            select(OutboxMessage).options(undefer(OutboxMessage.raw)).where(OutboxMessage.case_id.is_(None)))}
+        assert caseless == {"<ack-old@curmail.example>": (b"", [retention.ERASED]),
+                            "<ack-new@curmail.example>": (b"Subject: x\r\n\r\nBoris\r\n", [BORIS["email"]])}
 
     assert figures_of_q2_2021(app) == before  # the old quarter still reports the same figures
     assert dict(before)["Обращений поступило"] == 1
