@@ -19,15 +19,6 @@ from tests.support.env import CurmailEnv
 
 
 @pytest.fixture
-def sqlite_env(tmp_path: Path, imap_account, smtp_sink) -> Iterator[CurmailEnv]:
-    """The env fixture on SQLite only: these tests are about the process, not the database."""
-    environment = CurmailEnv(tmp_path=tmp_path, account=imap_account, smtp=smtp_sink,
-                             db_url=f"sqlite:///{tmp_path / 'curmail.db'}")
-    yield environment
-    environment.close()
-
-
-@pytest.fixture
 def listener(tmp_path: Path) -> Iterator[NotifyListener]:
     sock = NotifyListener(str(tmp_path / "notify.sock"))
     yield sock

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from daemon.app import App
 from daemon.db.models import Base, Case, StoredMessage
 from tests.ops.support import fixture, numbered
 from tests.support.env import CurmailEnv
-
-
-@pytest.fixture
-def sqlite_env(tmp_path: Path, imap_account, smtp_sink) -> Iterator[CurmailEnv]:
-    environment = CurmailEnv(tmp_path=tmp_path, account=imap_account, smtp=smtp_sink,
-                             db_url=f"sqlite:///{tmp_path / 'curmail.db'}")
-    yield environment
-    environment.close()
 
 
 def _snapshot(app: App) -> dict[str, list[tuple]]:

@@ -29,7 +29,8 @@ def test_healthy_after_a_poll(env: CurmailEnv) -> None:
     assert human.stdout.startswith("curmail: OK")
 
 
-def test_never_polled_is_a_warning(env: CurmailEnv) -> None:
+def test_never_polled_is_a_warning(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
     env.app()  # creates the schema
     code, checks = _status(env)
     assert code == 1
@@ -48,7 +49,8 @@ def test_parked_message_is_a_warning(env: CurmailEnv) -> None:
     assert env.cli("status", check=False).returncode == 1
 
 
-def test_unreachable_imap_is_critical(env: CurmailEnv) -> None:
+def test_unreachable_imap_is_critical(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
     env.run_once()
     env.configure(mailbox={"port": free_loopback_port(), "timeout_seconds": 3})
     code, checks = _status(env)
@@ -58,7 +60,8 @@ def test_unreachable_imap_is_critical(env: CurmailEnv) -> None:
     assert env.cli("status", check=False).returncode == 2
 
 
-def test_unreachable_database_is_critical(env: CurmailEnv) -> None:
+def test_unreachable_database_is_critical(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
     env.configure(database={"url": f"postgresql+psycopg://nobody@127.0.0.1:{free_loopback_port()}/none"})
     code, checks = _status(env)
     assert code == 2

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from daemon.intake import endpoint
 from daemon.mailbox import Mailbox
@@ -33,12 +30,6 @@ class HangingMailbox(Mailbox):
         return super().idle_wait(timeout)
 
 
-@pytest.fixture
-def sqlite_env(tmp_path: Path, imap_account, smtp_sink) -> Iterator[CurmailEnv]:
-    environment = CurmailEnv(tmp_path=tmp_path, account=imap_account, smtp=smtp_sink,
-                             db_url=f"sqlite:///{tmp_path / 'curmail.db'}")
-    yield environment
-    environment.close()
 
 
 def test_no_watchdog_while_imap_hangs(sqlite_env: CurmailEnv, tmp_path: Path, monkeypatch) -> None:
