@@ -27,11 +27,6 @@ def repeat_window(settings: Settings) -> timedelta:
     return timedelta(days=int(_value(settings, "reports", "repeat_window_days", DEFAULT_REPEAT_WINDOW_DAYS)))
 
 
-def report_output_dir(settings: Settings) -> Any:
-    """`[reports] output_dir` (default <state directory>/reports): where generated files are also kept."""
-    return _value(settings, "reports", "output_dir", None) or settings.state.directory / "reports"
-
-
 def problems_top(settings: Settings) -> int:
     """`[reports] problems_top` (default 10): rows in the «top problems» tables."""
     return int(_value(settings, "reports", "problems_top", DEFAULT_TOP))
