@@ -326,6 +326,15 @@ class CalendarInviteSettings(_Section):
     enabled: bool = True
 
 
+class ReportSettings(_Section):
+    repeat_window_days: int = Field(default=365, ge=1)  # an earlier appeal within this makes a repeat (п. 6.3.2)
+    problems_top: int = Field(default=10, ge=1)  # rows in the «top problems» tables
+
+
+class RetentionSettings(_Section):
+    years: int = Field(default=5, ge=1)  # 152-ФЗ: mail and personal data are erased this long after closing
+
+
 class PatternRule(_Section):
     """One classification rule for ЦУР mail; keywords match any word form (lemmas)."""
 
@@ -376,6 +385,10 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     acks: AckSettings = AckSettings()
     calendar_invites: CalendarInviteSettings = CalendarInviteSettings()
+    reports: ReportSettings = ReportSettings()
+    retention: RetentionSettings = RetentionSettings()
+    # Topic taxonomy (п. 10.2): name = keywords matched on lemmas; None keeps the built-in municipal defaults.
+    topics: dict[str, tuple[str, ...]] | None = None
     source: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
