@@ -87,6 +87,7 @@ def test_dovecot_stopped_mid_batch_then_restarted(
     assert_all_once(env, [f"<imap-{n}@mail.example>" for n in range(TOTAL)])
 
 
+@pytest.mark.slow
 def test_a_running_daemon_survives_a_dovecot_restart_mid_stream(private_env: CurmailEnv, tmp_path: Path) -> None:
     env = private_env
     env.cli("db", "upgrade")

@@ -85,7 +85,7 @@ def test_a_message_that_kills_the_daemon_is_parked_after_max_attempts(
     deliver_batch(env)
     monkeypatch.setenv("CURMAIL_LEASE_SECONDS", "0.1")
     monkeypatch.setattr(daemon.pipeline, "process_row", poisoned(kill=True))  # inherited by the forked daemons
-    for minute in range(env.settings.intake.max_attempts + 3):
+    for minute in range(env.settings.intake.max_attempts + 1):
         kill_after(run_in_child(env, NOW + timedelta(minutes=minute)), 20.0)  # each run ends by itself
         time.sleep(0.15)
     found = statuses(env)

@@ -86,6 +86,7 @@ def wait_for(url: str, expected: int, timeout: float = 60):
     return snapshot
 
 
+@pytest.mark.slow
 def test_postgresql_restarted_mid_run(
     private_postgres: PrivatePostgres, imap_account: ImapAccount, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:

@@ -55,6 +55,7 @@ def reference(env: CurmailEnv, tmp_path: Path):
         other.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_fifty_sigkills_leave_the_same_state_as_a_run_without_faults(
     env: CurmailEnv, reference: CurmailEnv, monkeypatch: pytest.MonkeyPatch

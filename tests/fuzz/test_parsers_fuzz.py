@@ -92,8 +92,9 @@ def test_inputs_that_once_broke_a_parser(path: Path) -> None:
     every_parser(path.read_bytes(), path.name)
 
 
+@pytest.mark.slow
 def test_atheris_short_run(tmp_path: Path) -> None:
-    """Ten seconds of coverage-guided fuzzing from 20 seeds when atheris is installed (it is optional).
+    """Five seconds of coverage-guided fuzzing from 20 seeds when atheris is installed (it is optional).
 
     The full corpus takes ~30 s just to load under instrumentation; the long run is by hand (see
     tests/fuzz/atheris_parsers.py).
@@ -104,7 +105,7 @@ def test_atheris_short_run(tmp_path: Path) -> None:
     for path in seed_files()[::35][:20]:
         shutil.copy(path, scratch / path.name)
     result = subprocess.run(
-        [sys.executable, "-m", "tests.fuzz.atheris_parsers", str(scratch), "-max_total_time=10", "-runs=5000",
+        [sys.executable, "-m", "tests.fuzz.atheris_parsers", str(scratch), "-max_total_time=5", "-runs=5000",
          "-timeout=5", f"-artifact_prefix={tmp_path}/"],
         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300, check=False,
     )
