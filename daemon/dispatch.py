@@ -54,6 +54,25 @@ def dispatch(
     classification: Classification,
     outcome: ThreadOutcome,
 ) -> Case | None:
+    """Run the workflow, then the e-mail interface's hook (commands, bounces, acknowledgements, invitations).
+
+    The hook is called here, once, so that the pipeline has one call per message; it must not call
+    `daemon.acks.after_dispatch` itself.
+    """
+    from daemon.acks import after_dispatch  # late: the interface imports the workflow modules
+
+    case = run_workflow(session, app, row, pm, classification, outcome)
+    return after_dispatch(session, app, row, pm, classification, outcome, case)
+
+
+def run_workflow(
+    session: Session,
+    app: App,
+    row: StoredMessage,
+    pm: ParsedMessage,
+    classification: Classification,
+    outcome: ThreadOutcome,
+) -> Case | None:
     """Thread the message into a case (or open one) and run its workflow; None for unthreaded machine mail."""
     now = app.clock()
     inbound = Inbound(row=row, pm=pm, classification=classification)
