@@ -10,7 +10,7 @@ from daemon.db.engine import transaction
 from daemon.db.models import Case, CaseEvent
 from daemon.dispatch import reassign_case
 from daemon.errors import IllegalTransition
-from daemon.workflow.machine import TABLES, Event, apply, can_apply, close, reopen
+from daemon.workflow.machine import TABLES, Event, apply, can_apply, close, reopen, substantive
 from daemon.workflow.routing import reassign
 from daemon.workflow.states import WAITING_ON_STAFF, State
 from tests.workflow.conftest import CONTACT, CUR, OFFICIAL, Flow, body_of, msk
@@ -149,3 +149,18 @@ def test_a_reassigned_case_sends_the_full_case_letter_to_the_new_assignee(flow: 
     letter = flow.one("refutation_new", "sidorova@kozmo.example")
     assert "Исполнитель: Сидорова Анна Викторовна" in body_of(letter)
     assert len(flow.outbox("refutation_new", OFFICIAL)) == 1  # the first assignee is not written to again
+
+
+@pytest.mark.parametrize(
+    ("new_text", "expected"),
+    [
+        ("-- \nПетров С.И.\nначальник отдела ЖКХ", ""),
+        ("С уважением,\nПетров С.И.\nначальник отдела ЖКХ", ""),
+        ("Спасибо!", ""),
+        ("Спасибо, информация неверна.", "Спасибо, информация неверна."),
+        ("Школа продолжит работу.\n-- \nПетров", "Школа продолжит работу."),
+        ("Школа продолжит работу.\n\nС уважением,\nПетров", "Школа продолжит работу.\n\nС уважением,\nПетров"),
+    ],
+)
+def test_a_bare_signature_or_sign_off_is_no_text(new_text, expected):
+    assert substantive(new_text) == expected
