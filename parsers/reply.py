@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parsers.reply_lines import GREETING, LineKind, classify_lines, join_wrapped_attributions
+from parsers.reply_lines import GREETING, LineKind, classify_line, join_wrapped_attributions
 
 # A reply body longer than this is cut before analysis: nobody types 2 MB of new text,
 # and bounding the input keeps every regex pass linear and cheap.
@@ -43,11 +43,10 @@ def _split(text: str) -> ReplyParts:
         return EMPTY_PARTS
     text = text[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n")
     lines = join_wrapped_attributions(text.split("\n"))
-    kinds = classify_lines(lines)
-    _merge_header_blocks(kinds)
+    kinds = _LazyKinds(lines)
 
     cut = _quote_start(kinds)
-    body, leading_quote = _drop_leading_quoted(list(zip(lines[:cut], kinds[:cut], strict=True)))
+    body, leading_quote = _drop_leading_quoted(list(zip(lines[:cut], kinds.upto(cut), strict=True)))
     quoted_lines = [*leading_quote, *lines[cut:]]
 
     signature: list[str] = []
@@ -76,6 +75,65 @@ def _split(text: str) -> ReplyParts:
 
 # Markers that never belong to the new text when they are left inside it.
 _DROPPED = frozenset({LineKind.DELIMITER, LineKind.ATTRIBUTION, LineKind.HEADER})
+
+
+# A line's final kind depends on the raw kinds of at most this many lines either side of it
+# (_merge_header_blocks: a gap of up to 3 lines between headers, then a run of 3 headers).
+_MERGE_REACH = 6
+# Lines classified in the first step; each further step doubles it.
+_FIRST_STEP = 24
+
+
+class _LazyKinds:
+    """The merged kind of every line, classified only as far as the caller looks.
+
+    A top-posted reply is decided within its first lines; the quote under it, often most of the
+    mail, is then never classified. The result is the same as classifying every line and merging
+    the header blocks of the whole text (see _MERGE_REACH for why a prefix suffices).
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._raw: list[LineKind] = []
+        self._final: list[LineKind] = []
+        self._in_code = False
+        self._step = _FIRST_STEP
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, index: int) -> LineKind:
+        if index >= len(self._final):
+            self._extend(index + 1)
+        return self._final[index]
+
+    def upto(self, end: int) -> list[LineKind]:
+        if end > len(self._final):
+            self._extend(end)
+        return self._final[:end]
+
+    def _extend(self, wanted: int) -> None:
+        n = len(self._lines)
+        if wanted > n:
+            raise IndexError(wanted)
+        while len(self._final) < wanted:
+            target = min(n, max(wanted + _MERGE_REACH, len(self._raw) + self._step))
+            self._step *= 2
+            self._classify(target)
+            merged = list(self._raw)
+            _merge_header_blocks(merged)
+            self._final = merged if target == n else merged[: max(0, target - _MERGE_REACH)]
+
+    def _classify(self, end: int) -> None:
+        """Raw kinds up to `end`; lines inside a ``` code fence are always text."""
+        for line in self._lines[len(self._raw) : end]:
+            if line.lstrip().startswith("```"):
+                self._in_code = not self._in_code
+                self._raw.append(LineKind.TEXT)
+            elif self._in_code:
+                self._raw.append(LineKind.EMPTY if not line.strip() else LineKind.TEXT)
+            else:
+                self._raw.append(classify_line(line))
 
 
 def _merge_header_blocks(kinds: list[LineKind]) -> None:
@@ -111,10 +169,11 @@ def _merge_header_blocks(kinds: list[LineKind]) -> None:
         i = j
 
 
-def _quote_start(kinds: list[LineKind]) -> int:
+def _quote_start(kinds: _LazyKinds) -> int:
     """Index of the first line of the quoted part after the new text; len(kinds) when there is none."""
     seen_text = False
-    for i, kind in enumerate(kinds):
+    for i in range(len(kinds)):
+        kind = kinds[i]
         if kind is LineKind.TEXT:
             seen_text = True
         elif not seen_text:
@@ -124,14 +183,14 @@ def _quote_start(kinds: list[LineKind]) -> int:
     return len(kinds)
 
 
-def _starts_quoted_part(kinds: list[LineKind], i: int) -> bool:
+def _starts_quoted_part(kinds: _LazyKinds, i: int) -> bool:
     """An attribution not answered inline, or a block of at least 3 quoted header lines."""
     if kinds[i] is LineKind.ATTRIBUTION:
         return not _interleaved_after(kinds, i)
     return kinds[i] is LineKind.HEADER and _header_block_at(kinds, i)
 
 
-def _interleaved_after(kinds: list[LineKind], i: int) -> bool:
+def _interleaved_after(kinds: _LazyKinds, i: int) -> bool:
     """True when the attribution at i introduces a `>` quote that the sender answers below it."""
     n = len(kinds)
     j = i + 1
@@ -170,11 +229,12 @@ def _drop_leading_quoted(body: list[tuple[str, LineKind]]) -> tuple[list[tuple[s
     return out, taken
 
 
-def _header_block_at(kinds: list[LineKind], i: int) -> bool:
+def _header_block_at(kinds: _LazyKinds, i: int) -> bool:
     """True when at least 3 of the next 6 non-blank lines are header lines («От:», «Тема:», …)."""
     headers = 0
     looked = 0
-    for kind in kinds[i : i + 12]:
+    for j in range(i, min(i + 12, len(kinds))):
+        kind = kinds[j]
         if kind is LineKind.EMPTY:
             continue
         looked += 1
