@@ -326,6 +326,10 @@ class CalendarInviteSettings(_Section):
     enabled: bool = True
 
 
+class WorkflowSettings(_Section):
+    new_case_for_closed: bool = False  # mail for a closed case opens a new case (else it is attached)
+
+
 class ReportSettings(_Section):
     repeat_window_days: int = Field(default=365, ge=1)  # an earlier appeal within this makes a repeat (п. 6.3.2)
     problems_top: int = Field(default=10, ge=1)  # rows in the «top problems» tables
@@ -385,6 +389,7 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     acks: AckSettings = AckSettings()
     calendar_invites: CalendarInviteSettings = CalendarInviteSettings()
+    workflow: WorkflowSettings = WorkflowSettings()
     reports: ReportSettings = ReportSettings()
     retention: RetentionSettings = RetentionSettings()
     # Topic taxonomy (п. 10.2): name = keywords matched on lemmas; None keeps the built-in municipal defaults.

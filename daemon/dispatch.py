@@ -41,9 +41,7 @@ ATTACH_ONLY = NEVER_OPENS
 
 
 def _new_case_for_closed(app: App) -> bool:
-    """`[workflow] new_case_for_closed` (default false); read defensively until the config section exists."""
-    section = getattr(app.settings, "workflow", None)
-    return bool(getattr(section, "new_case_for_closed", False))
+    return app.settings.workflow.new_case_for_closed
 
 
 def dispatch(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.db.models import Case
 from daemon.notices import contact_addresses
+from daemon.reports.repeats import mark_repeats, repeat_history
 from daemon.workflow import refutation, routing
 from daemon.workflow.machine import Event, Inbound, can_apply, default_due, refuse, send, set_deadline, staff_name
 from daemon.workflow.machine import update_data as _update
@@ -43,6 +44,8 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
             applicant={"name": applicant.name, "email": applicant.email, "phone": applicant.phone} if applicant else {})
     routing.assign(session, app, case, routing.route(app, f"{case.subject}\n{text}"), actor="curmail",
                    message=inbound.row)
+    # After routing, which sets the topic: a repeat is the same applicant, or the same address and topic (п. 6.3.2).
+    mark_repeats(session, case, app.settings, at=app.clock())
     due = default_due(app.settings, case.kind, inbound.received_at, channel=channel)
     set_deadline(session, app, case, due, assumed=False, reason=f"appeal term for channel {channel}",
                  actor="curmail", message=inbound.row)
@@ -56,7 +59,8 @@ def notify_new(session: Session, app: App, case: Case) -> None:
          context={"channel": CHANNEL_RU.get(case.channel or "other", case.channel),
                   "applicant": data.get("applicant", {}),
                   "address": data.get("address"), "appeal_text": data.get("appeal_text", ""), "due_at": case.due_at,
-                  "assignee_name": staff_name(app.settings, case.assignee)},
+                  "assignee_name": staff_name(app.settings, case.assignee),
+                  "repeats": repeat_history(session, data.get("repeat_of", []))},
          dedupe_key=f"appeal_new:{case.id}:{case.assignee}")
 
 

@@ -51,3 +51,19 @@ def test_the_staff_answer_closes_the_appeal_with_its_outcome(flow: Flow):
     assert case.outcome == "фонари во дворе отремонтированы 3 декабря, заявителю направлен ответ."
     assert case.data["answer"]["on_time"] is True
     assert flow.events(case, "transition:answered")[0].detail["outcome"] == case.outcome
+
+
+def test_a_second_appeal_from_the_same_applicant_is_marked_a_repeat_with_its_history(flow: Flow):
+    flow.deliver("appeal_pos.eml", at=msk(2026, 12, 3, 10, 0))
+    first = flow.case()
+    flow.deliver("appeal_pos.eml", at=msk(2026, 12, 10, 10, 0), Message_ID="<pos-again@pos.gosuslugi.ru>",
+                 Subject="Новое сообщение ПОС: опять разбита дорога")
+    second = flow.cases()[-1]
+    assert second.id != first.id
+    assert second.data["repeat_of"] == [first.id]
+    assert flow.events(second, "repeat_detected")
+    text = plain(body_of(flow.outbox("appeal_new", second.assignee)[-1]))
+    assert "ПОВТОРНОЕ обращение" in text
+    assert f"дело № {first.id} от 03.12.2026 10:00 (МСК)" in text
+    first_text = plain(body_of(flow.outbox("appeal_new", first.assignee)[0]))
+    assert "ПОВТОРНОЕ" not in first_text
