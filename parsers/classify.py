@@ -54,11 +54,62 @@ class _Compiled:
 
     bounce_subjects: re.Pattern[str]
     bounce_senders: re.Pattern[str]
-    bounce_body: re.Pattern[str]
+    bounce_body: _AnyPattern
     autoreply_subjects: re.Pattern[str]
     autoreply_body: re.Pattern[str]
     channels: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
     kind_regexes: tuple[tuple[KindPatterns, tuple[re.Pattern[str], ...]], ...]
+
+
+def _fold(text: str) -> str:
+    """Case-fold as the regex engine's IGNORECASE compares: every pair it equates folds alike here.
+
+    (It also equates «ı» with «i» and «İ» with «i», which casefold() alone does not.)
+    """
+    return text.casefold().replace("ı", "i").replace("\u0307", "")
+
+
+def _required_literal(pattern: str, flags: int) -> str | None:
+    """The longest literal text every match of `pattern` contains, folded; None when under 3 characters."""
+    try:
+        from re import _parser  # the stdlib's own pattern parser; private, hence the fallback below
+
+        items = list(_parser.parse(pattern, flags))
+    except Exception:  # another Python, or a pattern the parser reads differently: no pre-check
+        return None
+    # Top-level items are a sequence, each required: any run of literals in it occurs in every match.
+    runs: list[str] = [""]
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            runs[-1] += chr(arg)
+        elif name != "AT":  # «^», «\b» are zero-width: the literals either side stay adjacent
+            runs.append("")
+    literal = _fold(max(runs, key=len))
+    return literal if len(literal) >= 3 else None
+
+
+class _AnyPattern:
+    """Whether any of several patterns occurs in a text: the same answer as searching their union.
+
+    A union of fifty phrases is tried at every position of the text (≈1.5 ms on 6 KB); most phrases
+    start with a literal word, and a substring test of the folded text rules them out first.
+    """
+
+    def __init__(self, patterns: tuple[str, ...], flags: int) -> None:
+        self._checks = [(_required_literal(p, flags), re.compile(p, flags)) for p in patterns]
+
+    def search(self, text: str) -> bool:
+        folded: str | None = None
+        for literal, regex in self._checks:
+            if literal is not None:
+                if folded is None:
+                    folded = _fold(text)
+                if literal not in folded:
+                    continue
+            if regex.search(text):
+                return True
+        return False
 
 
 def _compile(rules: ClassifierRules) -> _Compiled:
@@ -81,7 +132,7 @@ def _compile_now(rules: ClassifierRules) -> _Compiled:
     return _Compiled(
         bounce_subjects=union(rules.bounce_subjects),
         bounce_senders=union(rules.bounce_senders),
-        bounce_body=union(rules.bounce_body),
+        bounce_body=_AnyPattern(rules.bounce_body, re.IGNORECASE | re.MULTILINE),
         autoreply_subjects=union(rules.autoreply_subjects),
         autoreply_body=union(rules.autoreply_body),
         channels=tuple((ch, tuple(re.compile(p) for p in pats)) for ch, pats in rules.channel_markers),
@@ -142,7 +193,7 @@ def _bounce_heuristic(f: _Facts) -> Outcome:
     subject_sign = bool(c.bounce_subjects.search(f.subject))
     if not (sender_sign or subject_sign):
         return None  # the body alone is never enough; skip the costly body search
-    body_sign = bool(c.bounce_body.search(f.pm.text[:6000])) or _only_an_attached_message(f.pm)
+    body_sign = c.bounce_body.search(f.pm.text[:6000]) or _only_an_attached_message(f.pm)
     signs = (sender_sign, subject_sign, body_sign)
     if sum(signs) >= 2:
         return Kind.BOUNCE, {"bounced_message_id": _bounced_id(f.pm)}
