@@ -421,7 +421,10 @@ class Runner:
                     self._reload()
                     next_poll = 0.0
                 self.watchdog_pet()
+                was_holder = self.holds_lease
                 self._check_lease()
+                if self.holds_lease and not was_holder:
+                    next_poll = 0.0  # a takeover: read the mailbox now, not after the standby's interval
                 now = time.monotonic()
                 if now >= next_poll:
                     work = self.intake if self.holds_lease else self._login_check
@@ -445,8 +448,9 @@ class Runner:
                 if self.ready:
                     scheduler.run_pending()
                 lease_due = self._lease_checked + max(0.5, self.lease_ttl / (4 if self.holds_lease else 10))
+                job_due = scheduler.idle_seconds
                 wait = max(0.0, min(IDLE_SLICE_SECONDS, next_poll - time.monotonic(),
-                                    lease_due - time.monotonic(), scheduler.idle_seconds or 60))
+                                    lease_due - time.monotonic(), 60.0 if job_due is None else job_due))
                 settings = self.app.settings.mailbox
                 mailbox = self.mailbox
                 if self.holds_lease and mailbox is not None and mailbox.connected and settings.idle \
