@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -33,6 +33,7 @@ class _Facts:
     urls: tuple[str, ...]
     hits: list[str] = field(default_factory=list)
     _lemmas: morph.LemmaText | None = None
+    channel_memo: tuple[str | None] | None = None
 
     @property
     def lemmas(self) -> morph.LemmaText:
@@ -57,7 +58,7 @@ class _Compiled:
     bounce_body: _AnyPattern
     autoreply_subjects: re.Pattern[str]
     autoreply_body: re.Pattern[str]
-    channels: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
+    channels: tuple[tuple[str, _AnyPattern], ...]
     kind_regexes: tuple[tuple[KindPatterns, tuple[re.Pattern[str], ...]], ...]
 
 
@@ -99,8 +100,8 @@ class _AnyPattern:
     def __init__(self, patterns: tuple[str, ...], flags: int) -> None:
         self._checks = [(_required_literal(p, flags), re.compile(p, flags)) for p in patterns]
 
-    def search(self, text: str) -> bool:
-        folded: str | None = None
+    def search(self, text: str, folded: str | None = None) -> bool:
+        """True when any pattern occurs in `text`; `folded` is _fold(text) when the caller has it."""
         for literal, regex in self._checks:
             if literal is not None:
                 if folded is None:
@@ -135,7 +136,7 @@ def _compile_now(rules: ClassifierRules) -> _Compiled:
         bounce_body=_AnyPattern(rules.bounce_body, re.IGNORECASE | re.MULTILINE),
         autoreply_subjects=union(rules.autoreply_subjects),
         autoreply_body=union(rules.autoreply_body),
-        channels=tuple((ch, tuple(re.compile(p) for p in pats)) for ch, pats in rules.channel_markers),
+        channels=tuple((ch, _AnyPattern(pats, 0)) for ch, pats in rules.channel_markers),
         kind_regexes=tuple(
             (kp, tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in kp.regexes))
             for kp in rules.cur_patterns
@@ -525,12 +526,12 @@ def _is_mailer_daemon(f: _Facts) -> bool:
 
 def _channel(f: _Facts) -> str | None:
     """The first channel whose marker occurs in the subject, sender name or text head."""
-    haystack = f"{f.sender_name}\n{f.subject}\n{f.head}"
-    for channel, patterns in f.compiled.channels:
-        for pattern in patterns:
-            if pattern.search(haystack):
-                return channel
-    return None
+    if f.channel_memo is None:  # several rules ask; the answer depends on the facts alone
+        haystack = f"{f.sender_name}\n{f.subject}\n{f.head}"
+        folded = _fold(haystack)
+        found = next((ch for ch, markers in f.compiled.channels if markers.search(haystack, folded)), None)
+        f.channel_memo = (found,)
+    return f.channel_memo[0]
 
 
 def _source_text(f: _Facts) -> str:
@@ -620,7 +621,7 @@ def _applicant(body: str, f: _Facts) -> Applicant:
         m = _EMAIL.search(email_line)
         email = m.group(0).lower() if m else ""
     if not email:
-        for m in _EMAIL.finditer(body):
+        for m in _emails(body):
             candidate = m.group(0).lower()
             if not _is_internal(candidate, f.rules) and not _local(candidate).startswith(("noreply", "no-reply")):
                 email = candidate
@@ -629,6 +630,25 @@ def _applicant(body: str, f: _Facts) -> Applicant:
     phone_match = _PHONE.search(phone_line or "") or _PHONE.search(body)
     phone = re.sub(r"[^\d+]", "", phone_match.group(0)) if phone_match else ""
     return Applicant(name=(name or "")[:200], email=email, phone=phone)
+
+
+def _emails(text: str) -> Iterator[re.Match[str]]:
+    """The matches of _EMAIL.finditer(text), found from each «@» instead of trying every position.
+
+    A match is a run of local-part characters, «@» and a domain; every start inside one run reaches
+    the same «@» and the same domain, so the run's first character is the only start worth trying.
+    """
+    pos = 0
+    while (at := text.find("@", pos)) >= 0:
+        start = at
+        while start > pos and (text[start - 1].isalnum() or text[start - 1] in "_.+-"):
+            start -= 1  # [\w.+-]: \w is str.isalnum() or «_» for str patterns
+        found = _EMAIL.match(text, start) if start < at else None
+        if found is None:
+            pos = at + 1
+            continue
+        yield found
+        pos = found.end()
 
 
 def street_address(text: str) -> str | None:

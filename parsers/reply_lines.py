@@ -191,6 +191,13 @@ def classify_line(line: str) -> LineKind:
     if not line or line.isspace():
         return LineKind.EMPTY
     line = squeeze(line)
+    if line[0] == ">":
+        # No delimiter or signature form starts with «>», and every such line is at least a quote.
+        if _is_attribution(line):
+            return LineKind.ATTRIBUTION
+        if (":" in line or "：" in line) and _HEADER.match(line):
+            return LineKind.HEADER
+        return LineKind.QUOTE
     if line == "--":
         return LineKind.SIGNATURE
     if _DELIMITER.match(line):
