@@ -209,10 +209,22 @@ class Runner:
     def lease_ttl(self) -> float:
         return lease_seconds(self.app.settings)
 
+    def _lease_check_period(self) -> float:
+        """Holder: renew every quarter of the lease time. Standby: try every tenth, to take over soon."""
+        ttl = self.lease_ttl
+        return ttl / 4 if self.holds_lease else max(0.5, ttl / 10)
+
+    @property
+    def _lease_span(self) -> float:
+        """What a renewal writes: the lease time less one standby check, so that a standby takes a dead
+        holder's mailbox over within the configured lease time of the death, not a check later."""
+        ttl = self.lease_ttl
+        return max(ttl / 2, ttl - max(0.5, ttl / 10))
+
     def _take_lease(self) -> bool:
         key = mailbox_key(self.app.settings)
         had = self.holds_lease
-        self.holds_lease = lease.acquire(self.app, key, self.owner, self.lease_ttl, holder_is_dead=local_owner_dead)
+        self.holds_lease = lease.acquire(self.app, key, self.owner, self._lease_span, holder_is_dead=local_owner_dead)
         self._lease_key = key if self.holds_lease else None
         self._lease_checked = time.monotonic()
         if self.holds_lease and not had:
@@ -224,8 +236,7 @@ class Runner:
 
     def _check_lease(self) -> None:
         """Renew every quarter of the lease time; a standby instance tries every tenth, to take over soon."""
-        period = self.lease_ttl / (4 if self.holds_lease else 10)
-        if time.monotonic() - self._lease_checked >= max(0.5, period):
+        if time.monotonic() - self._lease_checked >= self._lease_check_period():
             self._guarded("lease", self._take_lease)
 
     def _keep_lease(self) -> None:
@@ -233,7 +244,7 @@ class Runner:
         self.watchdog_pet()  # a batch committed: the loop is making progress
         if self._lease_key is None:
             return  # no lease taken (a bench or a test driving intake directly)
-        if not lease.renew(self.app, self._lease_key, self.owner, self.lease_ttl):
+        if not lease.renew(self.app, self._lease_key, self.owner, self._lease_span):
             self.holds_lease = False
             raise LeaseLost(f"mailbox {self._lease_key} was taken over by another instance")
         self._lease_checked = time.monotonic()
@@ -447,7 +458,7 @@ class Runner:
                     break
                 if self.ready:
                     scheduler.run_pending()
-                lease_due = self._lease_checked + max(0.5, self.lease_ttl / (4 if self.holds_lease else 10))
+                lease_due = self._lease_checked + self._lease_check_period()
                 job_due = scheduler.idle_seconds
                 wait = max(0.0, min(IDLE_SLICE_SECONDS, next_poll - time.monotonic(),
                                     lease_due - time.monotonic(), 60.0 if job_due is None else job_due))
