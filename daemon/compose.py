@@ -12,7 +12,10 @@ letters of a case, and are trimmed to the first 4 + last 6 ids when the chain gr
 
 from __future__ import annotations
 
+import binascii
+import random
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,9 @@ LOOP_HEADER = "X-Curmail-Loop"
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 # Line and paragraph separators that some clients render as line breaks.
 _BREAKS = {"\u0085", "\u2028", "\u2029"}
+_SPACE_RUNS = re.compile(r" {2,}")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_BASE64_LINE = 57  # bytes per 76-character base64 line, as email.base64mime writes them
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ class Letter:
 def clean_header(value: object) -> str:
     """The one sanitiser for header values: no CR/LF or other control characters, spaces collapsed."""
     text = str(value)
+    if text.isprintable():
+        # No control character, tab, line or paragraph separator can be printable: only spaces to fix.
+        return _SPACE_RUNS.sub(" ", text).strip()
     kept = []
     for char in text:
         if char in _BREAKS or char in "\r\n\t\v\f":
@@ -82,7 +91,7 @@ def clean_header(value: object) -> str:
             continue
         else:
             kept.append(char)
-    return re.sub(r" {2,}", " ", "".join(kept)).strip()
+    return _SPACE_RUNS.sub(" ", "".join(kept)).strip()
 
 
 def tag_for(case_tag: str, case_number: int) -> str:
@@ -188,6 +197,58 @@ def _attachment_part(attachment: OutgoingAttachment) -> MIMEBase:
     return part
 
 
+def _text_part_bytes(text: str, subtype: str, *, mime_version: bool) -> bytes:
+    """What _text_part(text, subtype).as_bytes(policy=POLICY) writes, built directly.
+
+    The email package spends most of a letter's 0.5 ms on objects and header folding for these
+    three fixed header lines; tests compare both ways byte for byte.
+    """
+    canonical = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    version = "MIME-Version: 1.0\r\n" if mime_version else ""
+    if text.isascii():
+        head = f'Content-Type: text/{subtype}; charset="us-ascii"\r\n{version}Content-Transfer-Encoding: 7bit\r\n\r\n'
+        return head.encode("ascii") + "\r\n".join(_NEWLINES.split(canonical)).encode("ascii")
+    data = canonical.encode("utf-8")
+    lines = [binascii.b2a_base64(data[i : i + _BASE64_LINE], newline=False) for i in range(0, len(data), _BASE64_LINE)]
+    head = f'Content-Type: text/{subtype}; charset="utf-8"\r\n{version}Content-Transfer-Encoding: base64\r\n\r\n'
+    return head.encode("ascii") + b"".join(line + b"\r\n" for line in lines)
+
+
+def _boundary(parts: Sequence[bytes]) -> str:
+    """A boundary as the email generator makes it, checked not to occur in the parts."""
+    token = random.randrange(sys.maxsize)
+    boundary = "=" * 15 + f"{token:019d}" + "=="
+    pattern = re.compile(rb"^--" + re.escape(boundary.encode()) + rb"(?:--)?\r?$", re.MULTILINE)
+    counter = 0
+    candidate = boundary
+    while any(pattern.search(part) for part in parts):
+        candidate = f"{boundary}.{counter}"
+        pattern = re.compile(rb"^--" + re.escape(candidate.encode()) + rb"(?:--)?\r?$", re.MULTILINE)
+        counter += 1
+    return candidate
+
+
+def _body_bytes(letter: Letter) -> bytes:
+    """The MIME body with its Content-* headers: built directly for plain text (+ HTML), else by email.mime."""
+    if letter.attachments:
+        body: Message = _text_part(letter.text, "plain")
+        if letter.html:
+            body = MIMEMultipart("alternative", _subparts=[body, _text_part(letter.html, "html")])
+        body = MIMEMultipart("mixed", _subparts=[body, *(_attachment_part(a) for a in letter.attachments)])
+        del body["MIME-Version"]
+        return body.as_bytes(policy=POLICY)
+    if not letter.html:
+        return _text_part_bytes(letter.text, "plain", mime_version=False)
+    parts = [_text_part_bytes(letter.text, "plain", mime_version=True),
+             _text_part_bytes(letter.html, "html", mime_version=True)]
+    boundary = _boundary(parts)
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    return b"".join([
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode("ascii"),
+        delimiter, parts[0], b"\r\n", delimiter, parts[1], f"\r\n--{boundary}--\r\n".encode("ascii"),
+    ])
+
+
 def compose(letter: Letter) -> bytes:
     """The letter as RFC 5322 bytes with CRLF line ends, ready for SMTP DATA and IMAP APPEND.
 
@@ -195,12 +256,6 @@ def compose(letter: Letter) -> bytes:
     generator: the modern header folder spends milliseconds per Cyrillic subject, which alone would
     halve the outbox throughput. Every value still goes through clean_header first.
     """
-    body: Message = _text_part(letter.text, "plain")
-    if letter.html:
-        body = MIMEMultipart("alternative", _subparts=[body, _text_part(letter.html, "html")])
-    if letter.attachments:
-        body = MIMEMultipart("mixed", _subparts=[body, *(_attachment_part(a) for a in letter.attachments)])
-    del body["MIME-Version"]
     fields = [
         _address_field("From", letter.from_name, letter.from_address),
         _address_field("To", "", letter.to),
@@ -222,4 +277,4 @@ def compose(letter: Letter) -> bytes:
         fields.append(f"{LOOP_HEADER}: {clean_header(letter.loop_address)}")
     fields.append("MIME-Version: 1.0")
     head = (CRLF.join(fields) + CRLF).encode("ascii")
-    return head + body.as_bytes(policy=POLICY)
+    return head + _body_bytes(letter)
