@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import encoders, policy
 from email.header import Header
-from email.message import Message
 from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
@@ -228,25 +226,37 @@ def _boundary(parts: Sequence[bytes]) -> str:
     return candidate
 
 
-def _body_bytes(letter: Letter) -> bytes:
-    """The MIME body with its Content-* headers: built directly for plain text (+ HTML), else by email.mime."""
-    if letter.attachments:
-        body: Message = _text_part(letter.text, "plain")
-        if letter.html:
-            body = MIMEMultipart("alternative", _subparts=[body, _text_part(letter.html, "html")])
-        body = MIMEMultipart("mixed", _subparts=[body, *(_attachment_part(a) for a in letter.attachments)])
-        del body["MIME-Version"]
-        return body.as_bytes(policy=POLICY)
-    if not letter.html:
-        return _text_part_bytes(letter.text, "plain", mime_version=False)
-    parts = [_text_part_bytes(letter.text, "plain", mime_version=True),
-             _text_part_bytes(letter.html, "html", mime_version=True)]
+def _multipart_bytes(subtype: str, parts: Sequence[bytes], *, mime_version: bool) -> bytes:
+    """A multipart of ready parts, written as the compat32 generator writes it."""
     boundary = _boundary(parts)
+    field = f'Content-Type: multipart/{subtype}; boundary="{boundary}"'
+    if len(field) > 78:  # compat32 folds a longer field at the parameter
+        field = f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"'
+    version = "MIME-Version: 1.0\r\n" if mime_version else ""
     delimiter = f"--{boundary}\r\n".encode("ascii")
     return b"".join([
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode("ascii"),
-        delimiter, parts[0], b"\r\n", delimiter, parts[1], f"\r\n--{boundary}--\r\n".encode("ascii"),
+        f"{field}\r\n{version}\r\n".encode("ascii"),
+        delimiter, parts[0], *(b"\r\n" + delimiter + part for part in parts[1:]),
+        f"\r\n--{boundary}--\r\n".encode("ascii"),
     ])
+
+
+def _text_body_bytes(letter: Letter, *, mime_version: bool) -> bytes:
+    """The plain text, or multipart/alternative of plain text and HTML."""
+    if not letter.html:
+        return _text_part_bytes(letter.text, "plain", mime_version=mime_version)
+    parts = [_text_part_bytes(letter.text, "plain", mime_version=True),
+             _text_part_bytes(letter.html, "html", mime_version=True)]
+    return _multipart_bytes("alternative", parts, mime_version=mime_version)
+
+
+def _body_bytes(letter: Letter) -> bytes:
+    """The MIME body with its Content-* headers; only attachments still go through email.mime."""
+    if not letter.attachments:
+        return _text_body_bytes(letter, mime_version=False)
+    parts = [_text_body_bytes(letter, mime_version=True),
+             *(_attachment_part(a).as_bytes(policy=POLICY) for a in letter.attachments)]
+    return _multipart_bytes("mixed", parts, mime_version=False)
 
 
 def compose(letter: Letter) -> bytes:
