@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from daemon.errors import StorageError
 
 SQLITE_BUSY_TIMEOUT_S = 15
+SQLITE_BEGIN_OPTION = "curmail_sqlite_begin"
 
 
 def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
@@ -40,9 +41,11 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> Engine
 
         @event.listens_for(engine, "begin")
         def _begin(conn) -> None:
-            # IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout)
-            # instead of failing when a read transaction later tries to write.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Units of work that write (`transaction()` below) ask for IMMEDIATE: the write lock is taken
+            # up front, so a busy database waits (busy_timeout) instead of failing when a read later
+            # turns into a write. Readers (CLI, status, metrics) stay DEFERRED and never wait in WAL mode.
+            mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     try:
@@ -61,6 +64,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error, map database errors to StorageError."""
     session = factory()
     try:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         yield session
         session.commit()
     except OperationalError as exc:
