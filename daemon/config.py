@@ -156,6 +156,9 @@ class MailboxSettings(_Secret):
     poll_interval_seconds: int = Field(default=60, ge=1)
     batch_size: int = Field(default=200, ge=1, le=5000)
     max_message_bytes: int = Field(default=35 * 1024 * 1024, ge=1024)
+    # Several instances: only the holder of this mailbox's lease reads it; another takes over this long
+    # after the holder stops renewing (keep it well above timeout_seconds).
+    lease_seconds: float = Field(default=120, ge=0.1)
 
     @model_validator(mode="after")
     def _checks(self) -> MailboxSettings:
@@ -326,6 +329,12 @@ class CalendarInviteSettings(_Section):
     enabled: bool = True
 
 
+class MetricsSettingsModel(_Section):
+    enabled: bool = False  # a Prometheus endpoint; bind it to loopback and scrape through your proxy
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=1, le=65535)
+
+
 class WorkflowSettings(_Section):
     new_case_for_closed: bool = False  # mail for a closed case opens a new case (else it is attached)
 
@@ -390,6 +399,7 @@ class Settings(_Section):
     acks: AckSettings = AckSettings()
     calendar_invites: CalendarInviteSettings = CalendarInviteSettings()
     workflow: WorkflowSettings = WorkflowSettings()
+    metrics: MetricsSettingsModel = MetricsSettingsModel()
     reports: ReportSettings = ReportSettings()
     retention: RetentionSettings = RetentionSettings()
     # Topic taxonomy (п. 10.2): name = keywords matched on lemmas; None keeps the built-in municipal defaults.

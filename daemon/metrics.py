@@ -3,7 +3,7 @@
 Counts come from the database at scrape time, so every instance of a cluster reports the same
 totals and nothing is lost on restart; only the IMAP error counter and the lease flag are per process.
 
-Configuration (a `[metrics]` section; until the config model has it, `$CURMAIL_METRICS=host:port`):
+Configuration (`$CURMAIL_METRICS=host:port` overrides it for drills and tests):
 
     [metrics]
     enabled = true
@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.app import App
+from daemon.config import Settings
 from daemon.db.models import Case, Direction, MailboxState, OutboxMessage, OutboxStatus, StoredMessage
 
 if TYPE_CHECKING:
@@ -48,19 +49,14 @@ class MetricsSettings:
     port: int = DEFAULT_PORT
 
 
-def metrics_settings(settings: object) -> MetricsSettings:
-    section = getattr(settings, "metrics", None)
-    if section is not None:
-        return MetricsSettings(
-            enabled=bool(getattr(section, "enabled", False)),
-            listen=str(getattr(section, "listen", "127.0.0.1")),
-            port=int(getattr(section, "port", DEFAULT_PORT)),
-        )
+def metrics_settings(settings: Settings) -> MetricsSettings:
+    """[metrics] from the configuration; $CURMAIL_METRICS=host:port overrides it (drills and tests)."""
     value = os.environ.get(METRICS_ENV, "")
-    if not value:
-        return MetricsSettings()
-    host, _, port = value.rpartition(":")
-    return MetricsSettings(enabled=True, listen=host or "127.0.0.1", port=int(port))
+    if value:
+        host, _, port = value.rpartition(":")
+        return MetricsSettings(enabled=True, listen=host or "127.0.0.1", port=int(port))
+    section = settings.metrics
+    return MetricsSettings(enabled=section.enabled, listen=section.listen, port=section.port)
 
 
 def _latency_seconds_sum(session, dialect: str) -> float:

@@ -49,7 +49,7 @@ log = logging.getLogger("curmail.runner")
 
 IDLE_SLICE_SECONDS = 10.0  # how long one wait may block before we look at the schedule and the lease
 DEFAULT_LEASE_SECONDS = 120.0  # well above [mailbox] timeout_seconds, so a slow call never loses it
-LEASE_ENV = "CURMAIL_LEASE_SECONDS"  # until the lead adds [mailbox] lease_seconds to the config model
+LEASE_ENV = "CURMAIL_LEASE_SECONDS"  # overrides [mailbox] lease_seconds (drills and tests)
 DB_RETRY = Backoff(initial=2.0, maximum=60.0)
 
 
@@ -117,14 +117,11 @@ def local_owner_dead(owner: str) -> bool:
 
 
 def lease_seconds(settings: Settings) -> float:
-    """The mailbox lease time: [mailbox] lease_seconds once the config has it, else $CURMAIL_LEASE_SECONDS."""
-    configured = getattr(settings.mailbox, "lease_seconds", None)
-    if configured:
-        return float(configured)
+    """The mailbox lease time: $CURMAIL_LEASE_SECONDS when set, else [mailbox] lease_seconds."""
     try:
-        return float(os.environ.get(LEASE_ENV, DEFAULT_LEASE_SECONDS))
-    except ValueError:
-        return DEFAULT_LEASE_SECONDS
+        return float(os.environ[LEASE_ENV])
+    except (KeyError, ValueError):
+        return float(settings.mailbox.lease_seconds)
 
 
 def periodic_jobs() -> list[Job]:
