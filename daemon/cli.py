@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    # Only `run` logs in (it loads its own settings); the other commands must work with the service stopped.
+    return load_settings(args.config, check_secrets=args.command == "check-config")
 
 
 def _open(args: argparse.Namespace, now: str | None = None) -> App:

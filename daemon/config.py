@@ -75,10 +75,15 @@ class _Secret(_Section):
         if self.password is not None:
             return self.password
         if self.password_file is not None:
+            path = self.password_file
+            # A bare name is a systemd credential: LoadCredential=imap:… puts it in $CREDENTIALS_DIRECTORY.
+            credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not path.is_absolute() and credentials:
+                path = Path(credentials) / path
             try:
-                return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
-                raise ConfigError(f"cannot read password_file {self.password_file}: {exc.strerror}") from exc
+                raise ConfigError(f"cannot read password_file {path}: {exc.strerror}") from exc
         if self.password_env is not None:
             value = os.environ.get(self.password_env)
             if value is None:
@@ -461,8 +466,12 @@ def parse_settings(data: dict[str, Any], source: Path | str = "<config>") -> Set
     return settings.model_copy(update={"source": Path(source)})
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Read and validate the configuration from PATH or $CURMAIL_CONFIG."""
+def load_settings(path: Path | str | None = None, *, check_secrets: bool = True) -> Settings:
+    """Read and validate the configuration from PATH or $CURMAIL_CONFIG.
+
+    `check_secrets=False` is for commands that never log in (cases, db, reports): they then work while
+    the service, and with it the systemd credentials, is stopped.
+    """
     if path is None:
         path = os.environ.get(ENV_CONFIG)
     if not path:
@@ -479,9 +488,10 @@ def load_settings(path: Path | str | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     settings = parse_settings(data, path)
-    # Read the secrets once at load so that a missing credential file stops start-up, not the first poll.
-    settings.mailbox.resolve_password()
-    settings.smtp.resolve_password()
+    if check_secrets:
+        # Read the secrets once at load so that a missing credential file stops start-up, not the first poll.
+        settings.mailbox.resolve_password()
+        settings.smtp.resolve_password()
     return settings
 
 

@@ -228,7 +228,7 @@ def add_status_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    report = collect(load_settings(args.config))
+    report = collect(load_settings(args.config, check_secrets=False))  # an unreadable secret is a failed check
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:

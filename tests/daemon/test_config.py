@@ -125,3 +125,27 @@ def test_check_config_exit_codes(tmp_path: Path) -> None:
     failed = check(bad)
     assert failed.returncode == 2
     assert "bad.toml" in failed.stderr and "[mailbox]" in failed.stderr
+
+
+def test_a_bare_password_file_name_is_a_systemd_credential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "imap").write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    data = example_data()
+    del data["mailbox"]["password"]
+    data["mailbox"]["password_file"] = "imap"
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    assert load_settings(path).mailbox.resolve_password() == "s3cret"
+
+
+def test_commands_that_never_log_in_work_without_the_credentials(tmp_path: Path) -> None:
+    data = example_data()
+    del data["mailbox"]["password"]
+    data["mailbox"]["password_file"] = str(tmp_path / "absent")
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_settings(path)
+    assert load_settings(path, check_secrets=False).mailbox.username == "adm"
