@@ -90,23 +90,6 @@ def _open(args: argparse.Namespace, now: str | None = None) -> App:
     return App.open(settings, clock)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.runner import Runner
-
-    if args.now and not args.once:
-        raise ConfigError("--now is only allowed with --once")
-    app = _open(args, args.now)
-    runner = Runner(app)
-    try:
-        if args.once:
-            runner.run_once()
-        else:
-            runner.run_forever()
-    finally:
-        app.close()
-    return EXIT_OK
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(f"{settings.source}: OK ({len(settings.staff)} staff, database {settings.database.url.split(':', 1)[0]})")
