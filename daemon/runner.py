@@ -43,6 +43,7 @@ from daemon.errors import ConfigError, CurmailError, MailboxAuthError, MailboxEr
 from daemon.intake import endpoint, mailbox_key, poll
 from daemon.mailbox import Mailbox
 from daemon.pipeline import BATCH, process_pending
+from daemon.reports import contacts
 from daemon.store import mailbox_state
 
 log = logging.getLogger("curmail.runner")
@@ -125,13 +126,22 @@ def lease_seconds(settings: Settings) -> float:
 
 
 def periodic_jobs() -> list[Job]:
-    """The fixed, ordered set of periodic jobs (later issues add digests, reports, retention)."""
-    jobs = [Job("outbox", 15, send_outbox)]
-    try:  # TODO(lead): drop the guard once daemon.workflow.reminders has landed
-        from daemon.workflow.reminders import tick as reminders_tick
-    except ImportError:
-        return jobs
-    return [Job("reminders", 60, lambda runner: reminders_tick(runner.app)), *jobs]
+    """The fixed, ordered set of periodic jobs; each is idempotent and exactly-once by its own keys.
+
+    Reminders and the obligations come before the outbox, so what they enqueue leaves in the same run.
+    """
+    from daemon import digest
+    from daemon.reports import obligations, retention
+    from daemon.workflow import reminders
+
+    return [
+        Job("reminders", 60, lambda runner: reminders.tick(runner.app)),
+        Job("digest", 60, lambda runner: digest.tick(runner.app)),
+        Job("quarterly-report", 300, lambda runner: obligations.tick(runner.app)),
+        Job("contact-officials", 300, lambda runner: contacts.tick(runner.app)),  # п. 9, also after a reload
+        Job("retention", 3600, lambda runner: retention.tick(runner.app)),
+        Job("outbox", 15, send_outbox),
+    ]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -386,6 +396,8 @@ class Runner:
         old.close()
         self._lease_checked = -1e9  # re-check the lease under the new settings at once
         log.info("configuration reloaded", extra={"config": source})
+        # п. 9: a changed contact official is reported to the ЦУР at once, not at the next periodic check.
+        self._guarded("contact-officials", lambda: contacts.tick(self.app))
         sdnotify.notify("READY=1", f"STATUS={self._status_text()}")
 
     def _wait(self, seconds: float, idle: bool) -> bool:
