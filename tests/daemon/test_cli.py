@@ -50,3 +50,22 @@ def test_an_uncertain_letter_is_settled_by_confirm_or_resend(env: CurmailEnv) ->
     assert refused.returncode == 1 and "uncertain" in refused.stderr
     listing = env.cli("outbox", "list").stdout
     assert str(second) in listing
+
+
+def test_replay_a_file_and_the_parked_messages(env: CurmailEnv, tmp_path) -> None:
+    from daemon.db.models import MessageStatus, StoredMessage
+
+    eml = tmp_path / "signal.eml"
+    eml.write_bytes(cur_signal(3))
+    out = env.cli("replay", str(eml), "--now", "2026-12-01T10:00:00+03:00").stdout
+    assert "processed 1, parked 0" in out
+    with env.app().sessions() as session:
+        row = session.scalars(select(StoredMessage)).one()
+    assert row.kind == "cur_signal" and row.internal_date == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+    app = env.app()
+    with transaction(app.sessions) as session:
+        session.get(StoredMessage, row.id).status = MessageStatus.PARKED
+    assert "processed 1" in env.cli("replay", "--parked").stdout
+    with env.app().sessions() as session:
+        assert session.get(StoredMessage, row.id).status == MessageStatus.PROCESSED
