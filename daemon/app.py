@@ -28,7 +28,8 @@ class App:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> App:
-        engine = make_engine(settings.database.url, settings.database.busy_timeout_seconds)
+        db = settings.database
+        engine = make_engine(db.url, db.busy_timeout_seconds, db.db_schema)
         if settings.database.auto_migrate if migrate is None else migrate:
             upgrade(engine)
         return cls(settings=settings, engine=engine, sessions=make_sessionmaker(engine), clock=clock or Clock())

@@ -102,7 +102,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from daemon.db.engine import make_engine
     from daemon.db.migrate import current_revision, head_revision, upgrade
 
-    engine = make_engine(_settings(args).database.url)
+    db = _settings(args).database
+    engine = make_engine(db.url, db.busy_timeout_seconds, db.db_schema)
     if args.db_command == "upgrade":
         upgrade(engine)
     print(f"schema revision: {current_revision(engine)} (latest: {head_revision(engine)})")

@@ -207,6 +207,9 @@ class DatabaseSettings(_Section):
     url: str = "sqlite:////var/lib/curmail/curmail.db"
     auto_migrate: bool = True
     busy_timeout_seconds: float = Field(default=15, gt=0)  # SQLite: how long to wait for a lock
+    # PostgreSQL: this installation's own schema, so several organisations share one database server
+    # with their cases, staff and mail kept apart (each runs its own curmail with its own config).
+    db_schema: str | None = Field(default=None, alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     @field_validator("url")
     @classmethod
@@ -214,6 +217,12 @@ class DatabaseSettings(_Section):
         if not (value.startswith("sqlite") or value.startswith("postgresql")):
             raise ValueError("url must start with sqlite:/// or postgresql+psycopg://")
         return value
+
+    @model_validator(mode="after")
+    def _schema_needs_postgresql(self) -> DatabaseSettings:
+        if self.db_schema and not self.url.startswith("postgresql"):
+            raise ValueError("schema applies to PostgreSQL only; with SQLite give each organisation its own file")
+        return self
 
 
 class CurSettings(_Section):

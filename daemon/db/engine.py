@@ -17,8 +17,12 @@ SQLITE_BUSY_TIMEOUT_S = 15
 SQLITE_BEGIN_OPTION = "curmail_sqlite_begin"
 
 
-def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
-    """Create the engine; for SQLite, create the parent folder and set the durability pragmas."""
+def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S, schema: str | None = None) -> Engine:
+    """Create the engine; for SQLite, create the parent folder and set the durability pragmas.
+
+    `schema` (PostgreSQL) puts every table of this installation in its own schema: several
+    organisations share one database server and never see each other's rows.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -48,11 +52,17 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> Engine
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
     try:
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except ModuleNotFoundError as exc:
         raise StorageError(f"{url.split(':', 1)[0]}: driver not installed ({exc.name}); "
                            "install curmail[postgres]") from exc
+    if schema:
+        # search_path points at a schema that may not exist yet; create it before anything else runs.
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

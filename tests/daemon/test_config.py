@@ -52,7 +52,8 @@ def test_the_example_mentions_every_setting() -> None:
             continue
         annotation = field.annotation
         inner = getattr(annotation, "__args__", (annotation,))[0] if section == "staff" else annotation
-        for key in getattr(inner, "model_fields", {}):
+        for name, info in getattr(inner, "model_fields", {}).items():
+            key = info.alias or name
             if f"{key} =" not in text and f".{key}]" not in text:
                 missing.append(f"[{section}] {key}")
     assert missing == []
