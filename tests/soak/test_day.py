@@ -1,0 +1,97 @@
+"""The soak tier: a whole working day over Dovecot and aiosmtpd, then every case, letter and reminder checked."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from daemon.db.models import Case, OutboxMessage, StoredMessage
+from daemon.workflow.reminders import done_keys, plan
+from tests.soak.day import PRESS, Day, plan_day, play, size_from_env
+from tests.support.env import CurmailEnv
+
+DAY = date(2026, 12, 3)  # a Thursday: the week's end and a weekend fall inside the horizon
+
+
+@pytest.fixture
+def played(env: CurmailEnv) -> Day:
+    day = plan_day(env, size_from_env(), DAY)
+    never_built = play(day)
+    assert never_built == [], [(letter.label, letter.at) for letter in never_built]
+    return day
+
+
+def _cases(day: Day) -> dict[int, Case]:
+    with day.lookup_app().sessions() as session:
+        return {c.id: c for c in session.scalars(select(Case).options(selectinload(Case.events)))}
+
+
+def _outbox(day: Day) -> list[OutboxMessage]:
+    with day.lookup_app().sessions() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+@pytest.mark.slow
+def test_a_working_day_ends_as_planned_with_every_letter_and_reminder_once(played: Day):
+    day = played
+    cases = _cases(day)
+    outbox = _outbox(day)
+    accepted = Counter(m.message_id for m in day.env.smtp.messages)
+
+    # Every case ends in the expected state, and auto-replies and bounces opened none.
+    wrong = []
+    for expected in day.ledger.values():
+        case = cases.get(day.case_id(expected.label) or -1)
+        actual = (case.kind, case.state, case.outcome if expected.outcome else None) if case else None
+        if actual != (expected.kind, expected.state, expected.outcome):
+            wrong.append((expected.label, actual, (expected.kind, expected.state, expected.outcome)))
+    assert wrong == []
+    shared = Counter(e.case_id for e in day.ledger.values())
+    assert [(e.label, e.opening_id) for e in day.ledger.values() if shared[e.case_id] > 1] == []
+    assert len(cases) == len(day.ledger)
+
+    # Every outgoing letter was sent, and accepted exactly once.
+    assert [m for m, n in accepted.items() if n > 1] == []
+    assert [(r.id, r.kind, r.status, r.last_error) for r in outbox if r.status != "sent"] == []
+    assert [(r.id, r.kind) for r in outbox if accepted[r.message_id] != 1] == []
+    assert set(accepted) == {r.message_id for r in outbox}  # nothing went out past the outbox
+
+    # Exactly one press letter per approved refutation; a bounced one is marked, not resent.
+    press = Counter(r.case_id for r in outbox if r.kind == "refutation_press" and r.recipients == [PRESS])
+    assert {e.label: press[e.case_id] for e in day.ledger.values() if e.kind == "refutation"} == {
+        e.label: e.press_letters for e in day.ledger.values() if e.kind == "refutation"}
+    bounced = [r for r in outbox if r.message_id in day.bounced_ids]
+    assert len(bounced) == sum(e.bounce_press for e in day.ledger.values())
+    assert all(r.delivery_failed_at is not None for r in bounced)
+
+    # No reminder missed or repeated: each planned action due while the case waited was handled once.
+    reminder_rows = Counter(r.dedupe_key for r in outbox if r.kind in ("reminder", "escalation"))
+    assert [k for k, n in reminder_rows.items() if n > 1] == []
+    missed, extra, repeated = [], [], []
+    for expected in day.ledger.values():
+        case = cases[expected.case_id]
+        handled = Counter(e.detail["key"] for e in case.events
+                          if e.action in ("reminder_sent", "escalation_sent", "reminder_skipped", "escalation_skipped"))
+        repeated += [(expected.label, k) for k, n in handled.items() if n > 1]
+        repeated += [(expected.label, k) for k, n in Counter(case.data.get("reminders_done", ())).items() if n > 1]
+        if not expected.exact_reminders:
+            continue
+        cutoff = expected.waiting_ended_before or day.steps[-1]
+        due = {a.key for a in plan(day.env.settings, case) if a.at <= cutoff}
+        missed += [(expected.label, k) for k in sorted(due - done_keys(case))]
+        extra += [(expected.label, k) for k in sorted(done_keys(case) - due)]
+    assert (missed, extra, repeated) == ([], [], [])
+    sent_keys = [e.detail["key"] for c in cases.values() for e in c.events if e.action.endswith("_sent")
+                 and e.action in ("reminder_sent", "escalation_sent")]
+    assert sent_keys, "the day must exercise reminders at all"
+
+    # No message left unprocessed, none parked without a reason.
+    with day.lookup_app().sessions() as session:
+        messages = list(session.scalars(select(StoredMessage)))
+    assert [m.id for m in messages if m.status == "stored"] == []
+    assert [m.id for m in messages if m.status == "parked" and not (m.error or m.reasons)] == []
+    assert len([m for m in messages if m.direction == "in"]) >= len(day.letters)
