@@ -107,6 +107,7 @@ class Day:
     ledger: dict[str, Expected] = field(default_factory=dict)
     steps: list[datetime] = field(default_factory=list)
     bounced_ids: list[str] = field(default_factory=list)
+    errors: list[tuple] = field(default_factory=list)  # ERROR log records of the day (name, message, case, template)
     now: datetime | None = None  # the moment the letter being built is written (set by play)
     _lookup: App | None = None
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from daemon.db.models import Case, OutboxMessage, StoredMessage
-from daemon.workflow.reminders import done_keys, plan
+from daemon.workflow.reminders import LATE_AFTER, done_keys, plan
 from tests.soak.day import PRESS, Day, plan_day, play, size_from_env
 from tests.support.env import CurmailEnv
 
@@ -18,10 +19,13 @@ DAY = date(2026, 12, 3)  # a Thursday: the week's end and a weekend fall inside 
 
 
 @pytest.fixture
-def played(env: CurmailEnv) -> Day:
+def played(env: CurmailEnv, caplog: pytest.LogCaptureFixture) -> Day:
     day = plan_day(env, size_from_env(), DAY)
-    never_built = play(day)
+    with caplog.at_level(logging.WARNING):
+        never_built = play(day)
     assert never_built == [], [(letter.label, letter.at) for letter in never_built]
+    day.errors = [(r.name, r.getMessage(), getattr(r, "case", None), getattr(r, "template", None))
+                  for r in caplog.records if r.levelno >= logging.ERROR]
     return day
 
 
@@ -85,13 +89,35 @@ def test_a_working_day_ends_as_planned_with_every_letter_and_reminder_once(playe
         missed += [(expected.label, k) for k in sorted(due - done_keys(case))]
         extra += [(expected.label, k) for k in sorted(done_keys(case) - due)]
     assert (missed, extra, repeated) == ([], [], [])
-    sent_keys = [e.detail["key"] for c in cases.values() for e in c.events if e.action.endswith("_sent")
-                 and e.action in ("reminder_sent", "escalation_sent")]
-    assert sent_keys, "the day must exercise reminders at all"
+    sent = [e for c in cases.values() for e in c.events if e.action in ("reminder_sent", "escalation_sent")]
+    assert {e.action for e in sent} == {"reminder_sent", "escalation_sent"}, "the day must exercise both"
+    # None went out before its moment, and «с опозданием» marks exactly those sent past LATE_AFTER.
+    wrong_time = []
+    for event in sent:
+        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
+        planned = datetime.fromisoformat(event.detail["planned_at"])
+        if at < planned or event.detail["late"] != (at - planned > LATE_AFTER):
+            wrong_time.append((event.case_id, event.detail["key"], at, event.detail["late"]))
+    assert wrong_time == []
 
+    print(summary(day))
     # No message left unprocessed, none parked without a reason.
     with day.lookup_app().sessions() as session:
         messages = list(session.scalars(select(StoredMessage)))
     assert [m.id for m in messages if m.status == "stored"] == []
     assert [m.id for m in messages if m.status == "parked" and not (m.error or m.reasons)] == []
     assert len([m for m in messages if m.direction == "in"]) >= len(day.letters)
+    assert day.errors == []
+
+
+def summary(day: Day) -> str:
+    """What the day did, printed with `-s` (and quoted in reports)."""
+    cases = _cases(day)
+    outbox = _outbox(day)
+    actions = Counter(e.action for c in cases.values() for e in c.events
+                      if e.action.startswith(("reminder", "escalation")))
+    late = sum(1 for c in cases.values() for e in c.events if e.action.endswith("_sent") and e.detail.get("late"))
+    return (f"soak {day.size.name}: {len(day.steps)} runs, {len(day.letters)} letters in, {len(outbox)} out; "
+            f"cases {dict(Counter((c.kind, c.state) for c in cases.values()))}; "
+            f"letters {dict(Counter(r.kind for r in outbox))}; reminders {dict(actions)}, late {late}; "
+            f"errors logged {len(day.errors)}")
