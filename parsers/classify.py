@@ -164,9 +164,27 @@ def _feedback_report(f: _Facts) -> Outcome:
     """RFC 5965 abuse/feedback reports (ARF) are delivery machinery too: never a case."""
     ctype = (f.pm.header("content-type") or "").lower()
     arf = f.pm.content_type == "multipart/report" and "feedback-report" in ctype
-    if arf or re.search(r"^feedback-type:", f.pm.text[:20000], re.IGNORECASE | re.MULTILINE):
+    if arf or _has_feedback_type_line(f.pm.text[:20000]):
         return Kind.BOUNCE, {"bounced_message_id": _bounced_id(f.pm)}
     return None
+
+
+_FEEDBACK_TYPE = re.compile(r"feedback-type:", re.IGNORECASE)
+
+
+def _has_feedback_type_line(text: str) -> bool:
+    """re.search(r"^feedback-type:", text, IGNORECASE | MULTILINE), trying only lines that start with f/F.
+
+    A case-insensitive pattern anchored at line starts is tried at every position of the text;
+    «f» has no other case-insensitive equivalent, so two substring scans find every candidate line.
+    """
+    starts = [0] if text[:1] in ("f", "F") else []
+    for needle in ("\nf", "\nF"):
+        at = text.find(needle)
+        while at >= 0:
+            starts.append(at + 1)
+            at = text.find(needle, at + 1)
+    return any(_FEEDBACK_TYPE.match(text, start) for start in starts)
 
 
 def _auto_replied(f: _Facts) -> Outcome:
