@@ -6,6 +6,7 @@ measurement runs in a child process of its own, so peak RSS is the child's and r
 caches. Figures are medians of several runs, each compared with the baseline measured in the same run.
 
     python -m bench.intake [--n 10000] [--runs 3] [--latency 200]
+    python -m bench.intake --stages 1000      # where the processing time goes, per stage
 """
 
 from __future__ import annotations
@@ -163,6 +164,98 @@ def measure_latency(server, signals: int) -> list[float]:
     return latencies
 
 
+# Where the processing time goes: (module, attribute, label). The timers wrap the names as the
+# callers see them (`from x import f` copies the name, so it is wrapped in the caller's module).
+STAGES = (
+    ("daemon.pipeline", "parse_message", "parse_message"),
+    ("daemon.pipeline", "classify", "classify"),
+    ("daemon.pipeline", "find_case", "threader.find_case"),
+    ("daemon.dispatch", "run_workflow", "dispatch.run_workflow (all of it)"),
+    ("daemon.dispatch", "_run", "  of which the workflow's on_open/on_message"),
+    ("daemon.workflow.appeal", "mark_repeats", "    of which appeal: reports.repeats.mark_repeats"),
+    ("daemon.workflow.appeal", "repeat_history", "    of which appeal: reports.repeats.repeat_history"),
+    ("daemon.acks", "after_dispatch", "acks.after_dispatch (all of it)"),
+    ("daemon.ics", "sync", "  of which ics.sync"),
+    ("daemon.ics", "build", "    of which ics.build (icalendar VTIMEZONE)"),
+    ("daemon.outbox", "renderer_for", "outbox: renderer_for"),
+    ("daemon.outbox", "compose", "outbox: compose"),
+)
+
+
+def stage_breakdown(n: int) -> list[Figure]:
+    """Per-stage wall ms per message of process_pending over n stored messages, in process, no IMAP.
+
+    Timers wrap the stage functions for this run only. Stages nest (see the labels), so the rows do
+    not add up; enqueue and the SQLAlchemy flush are timed wherever they are called.
+    """
+    import importlib
+    import logging
+    from collections import defaultdict
+    from functools import wraps
+
+    from sqlalchemy.orm import Session
+
+    from bench.generate import generate_messages
+    from daemon.app import App
+    from daemon.config import parse_settings
+    from daemon.db.engine import transaction
+    from daemon.pipeline import process_pending
+    from daemon.render import Renderer
+    from daemon.store import IncomingRaw, store_messages
+
+    logging.disable(logging.CRITICAL)
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        @wraps(original)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        setattr(owner, name, wrapper)
+
+    for module, name, label in STAGES:
+        timed(importlib.import_module(module), name, label)
+    for module in ("daemon.outbox", "daemon.acks", "daemon.ics", "daemon.workflow.machine", "daemon.notices"):
+        owner = importlib.import_module(module)
+        if hasattr(owner, "enqueue"):
+            timed(owner, "enqueue", "outbox.enqueue (render, compose, dedupe, flush)")
+    timed(Renderer, "render", "outbox: Renderer.render")
+    timed(Session, "flush", "SQLAlchemy Session.flush (wherever called)")
+    timed(Session, "commit", "SQLAlchemy Session.commit")
+
+    raws = list(generate_messages(n, seed=1))
+    with tempfile.TemporaryDirectory() as workdir:
+        settings = parse_settings({
+            "organization": {"name": "Администрация", "address": "adm@kozmo.example", "case_tag": "KZM"},
+            "mailbox": {"host": "127.0.0.1", "port": 1, "security": "none", "username": "u", "password": "p"},
+            "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"},
+            "database": {"url": f"sqlite:///{workdir}/curmail.db"},
+            "cur": {"addresses": ["cur@example.org"], "domains": ["cur12.example.org", "pos.gosuslugi.ru"]},
+            "state": {"directory": f"{workdir}/state"},
+            "staff": [{"name": "Контакт", "email": "ivanova@kozmo.example", "roles": ["contact"]}],
+        }, "<bench>")
+        app = App.open(settings)
+        for i in range(0, n, 200):
+            with transaction(app.sessions) as session:
+                batch = [IncomingRaw(raw=raw, internal_date=RECEIVED, uid=i + j + 1)
+                         for j, raw in enumerate(raws[i : i + 200])]
+                store_messages(session, mailbox="bench", uidvalidity=1, messages=batch, now=RECEIVED)
+        spent.clear()
+        started = time.perf_counter()
+        process_pending(app)
+        total = time.perf_counter() - started
+    rows = [Figure(f"process_pending, {n} stored msgs (all of it)", total * 1000 / n, None, "", "ms/msg")]
+    rows += [Figure(label, seconds * 1000 / n, None, "", "ms/msg")
+             for label, seconds in sorted(spent.items(), key=lambda item: -item[1])]
+    return rows
+
+
 def run(runs: int = 3, n: int = 10_000, latency_signals: int = 200) -> list[Figure]:
     from bench.generate import generate_messages
     from tests.support.dovecot import Dovecot
@@ -194,8 +287,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency", type=int, default=200, help="signals for the IDLE latency figure (0: skip)")
+    parser.add_argument("--stages", type=int, default=0,
+                        help="only print where processing time goes, over this many stored messages (no IMAP)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
+    if args.stages:
+        print_table(stage_breakdown(args.stages), f"processing stages over {args.stages} msgs (wall ms/msg)")
+        return
     if args.child == "baseline":
         print(json.dumps(child_baseline(int(rest[0]), rest[1], rest[2])))
         return
