@@ -645,7 +645,7 @@ def _applicant(body: str, f: _Facts) -> Applicant:
                 email = candidate
                 break
     phone_line = _first(_PHONE_LINE, body)
-    phone_match = _PHONE.search(phone_line or "") or _PHONE.search(body)
+    phone_match = _PHONE.search(phone_line or "") or _find_phone(body)
     phone = re.sub(r"[^\d+]", "", phone_match.group(0)) if phone_match else ""
     return Applicant(name=(name or "")[:200], email=email, phone=phone)
 
@@ -667,6 +667,18 @@ def _emails(text: str) -> Iterator[re.Match[str]]:
             continue
         yield found
         pos = found.end()
+
+
+def _find_phone(text: str) -> re.Match[str] | None:
+    """_PHONE.search(text), tried only where a number can start («+7» or «8») instead of everywhere."""
+    starts: list[int] = []
+    for needle in ("+7", "8"):
+        at = text.find(needle)
+        while at >= 0:
+            starts.append(at)
+            at = text.find(needle, at + 1)
+    # match(text, pos) still sees the character before pos, so the «no digit before» guard holds.
+    return next(filter(None, (_PHONE.match(text, start) for start in sorted(starts))), None)
 
 
 def street_address(text: str) -> str | None:
