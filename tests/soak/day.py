@@ -14,6 +14,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from email import message_from_bytes
+from email.policy import default
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
@@ -46,6 +48,9 @@ TOPICS = [
 ]
 SURNAMES = ["Смирнова Ольга Николаевна", "Кузьмин Андрей Петрович", "Морозова Елена Викторовна",
             "Алексеев Константин Ильич", "Николаева Ольга Сергеевна", "Сидоров Пётр Андреевич"]
+
+
+FATES = ["published", "remarks", "silent", "approved", "awaiting"]  # how a refutation's day can end
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class Day:
     ledger: dict[str, Expected] = field(default_factory=dict)
     steps: list[datetime] = field(default_factory=list)
     bounced_ids: list[str] = field(default_factory=list)
+    automatic_ids: list[str] = field(default_factory=list)  # auto-replies and bounces: nothing may answer them
     errors: list[tuple] = field(default_factory=list)  # ERROR log records of the day (name, message, case, template)
     now: datetime | None = None  # the moment the letter being built is written (set by play)
     _lookup: App | None = None
@@ -116,6 +122,11 @@ class Day:
         if self._lookup is None:
             self._lookup = self.env.app()
         return self._lookup
+
+    def automatic(self, raw: bytes) -> bytes:
+        """Note an auto-reply or bounce about to be delivered, so the end check can see nothing answered it."""
+        self.automatic_ids.append(message_from_bytes(raw, policy=default)["Message-ID"])
+        return raw
 
     # -- lookups of what curmail did, for replies ------------------------------------------------------
 
@@ -163,7 +174,7 @@ def _signal(n: int, rng: random.Random, at: datetime) -> tuple[str, bytes]:
     topic, complaint = rng.choice(TOPICS)
     street = rng.choice(STREETS)
     raw = make_message(
-        sender=f"ЦУР Республики Марий Эл <{CUR}>", subject=f"Недостоверная информация: {topic}, {street}",
+        sender=f"ЦУР Республики Марий Эл <{CUR}>", subject=f"Недостоверная информация № {1200 + n}: {topic}, {street}",
         body=("Добрый день!\n\nЦентр управления регионом выявил публикацию с недостоверной информацией о работе "
               f"администрации.\n\nСсылка: https://vk.com/wall-170{n:03d}_{9000 + n}\n"
               "Источник: сообщество «Подслушано Козьмодемьянск» (ВКонтакте)\n"
@@ -214,7 +225,7 @@ def _bounce(label: str) -> Callable[[Day], bytes | None]:
             return None
         press = found[0]
         day.bounced_ids.append(press.message_id)
-        return make_message(
+        return day.automatic(make_message(
             sender="mailer-daemon@yandex.ru", to="adm@kozmo.example", subject="Недоставленное сообщение",
             body=("Это письмо отправлено почтовой системой Яндекса.\n\nВаше сообщение не может быть доставлено "
                   f"одному или нескольким получателям:\n\n<{PRESS}>: адрес получателя не найден "
@@ -222,7 +233,7 @@ def _bounce(label: str) -> Callable[[Day], bytes | None]:
                   f"Message-ID: {press.message_id}\nFrom: adm@kozmo.example\nTo: {PRESS}\n"
                   f"Subject: {press.subject}\n"),
             message_id=make_msgid(domain="mxback1.mail.yandex.example"), date=_moment(day),
-            headers={"Auto-Submitted": "auto-replied", "Return-Path": "<>"})
+            headers={"Auto-Submitted": "auto-replied", "Return-Path": "<>"}))
     return build
 
 
@@ -231,11 +242,11 @@ def _vacation(label: str, kind: str) -> Callable[[Day], bytes | None]:
         found = day.sent_letter(label, kind, to=ON_VACATION)
         if found is None:
             return None
-        return make_message(
+        return day.automatic(make_message(
             sender=_staff(ON_VACATION), subject=f"Автоматический ответ: {found[0].subject}",
             body="Здравствуйте! Я в отпуске до 14.12.2026. По срочным вопросам обращайтесь к Петрову С.И.\n",
             message_id=make_msgid(domain="mail.kozmo.example"), in_reply_to=found[0].message_id, date=_moment(day),
-            headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"})
+            headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}))
     return build
 
 
@@ -275,10 +286,11 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
         start = _at(day, rng.randrange(30, 8 * 60 + 30))  # 08:30–16:30
         message_id, raw = _signal(n, rng, start)
         add(start, label, lambda _d, raw=raw: raw)
-        fate = rng.choices(["published", "approved", "remarks", "awaiting", "silent"], [4, 2, 1.5, 1, 1.5])[0]
+        # The first five play every fate, so even the CI day covers each; then by realistic shares.
+        fate = FATES[n] if n < len(FATES) else rng.choices(FATES, [4, 2, 1.5, 1, 1.5])[0]
         expected = Expected(label, "refutation", message_id, state="assigned")
         plan.ledger[label] = expected
-        if rng.random() < 0.3:
+        if n % 3 == 0:
             add(start + timedelta(minutes=gap), label, _vacation(label, "refutation_new"))
         if fate == "silent":
             continue
@@ -297,7 +309,7 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
         t += timedelta(minutes=rng.randrange(gap, 40))
         add(t, label, _verdict(label, "Добрый день! Согласовано, можно публиковать.\n"))
         expected.state, expected.press_letters = "sent_to_press", 1
-        if rng.random() < 0.25:
+        if rng.random() < 0.25 or not any(e.bounce_press for e in plan.ledger.values()):  # at least one
             t += timedelta(minutes=gap)
             add(t, label, _bounce(label))
             expected.bounce_press = True
@@ -356,6 +368,8 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
         add(start, label, lambda _d, raw=raw: raw)
         expected = Expected(label, "appeal", message_id, state="assigned")
         plan.ledger[label] = expected
+        if n % 8 == 3:
+            add(start + timedelta(minutes=gap), label, _vacation(label, "appeal_new"))
         if rng.random() < 0.6:
             outcome = f"по обращению на {street} работы выполнены, заявителю направлен ответ."
             add(start + timedelta(minutes=rng.randrange(gap, 6 * 60)), label,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime
+from email import message_from_bytes
+from email.policy import default
 
 import pytest
 from sqlalchemy import select
@@ -64,6 +66,12 @@ def test_a_working_day_ends_as_planned_with_every_letter_and_reminder_once(playe
     assert [(r.id, r.kind) for r in outbox if accepted[r.message_id] != 1] == []
     assert set(accepted) == {r.message_id for r in outbox}  # nothing went out past the outbox
 
+    # No letter answers an auto-reply or a bounce (no mail loops).
+    assert len(day.automatic_ids) >= 3
+    answering = [m.message_id for m in day.env.smtp.messages
+                 if set(_thread_ids(m.raw)) & set(day.automatic_ids)]
+    assert answering == []
+
     # Exactly one press letter per approved refutation; a bounced one is marked, not resent.
     press = Counter(r.case_id for r in outbox if r.kind == "refutation_press" and r.recipients == [PRESS])
     assert {e.label: press[e.case_id] for e in day.ledger.values() if e.kind == "refutation"} == {
@@ -110,6 +118,11 @@ def test_a_working_day_ends_as_planned_with_every_letter_and_reminder_once(playe
     assert day.errors == []
 
 
+def _thread_ids(raw: bytes) -> list[str]:
+    message = message_from_bytes(raw, policy=default)
+    return " ".join(str(message.get(name, "")) for name in ("In-Reply-To", "References")).split()
+
+
 def summary(day: Day) -> str:
     """What the day did, printed with `-s` (and quoted in reports)."""
     cases = _cases(day)
@@ -120,4 +133,4 @@ def summary(day: Day) -> str:
     return (f"soak {day.size.name}: {len(day.steps)} runs, {len(day.letters)} letters in, {len(outbox)} out; "
             f"cases {dict(Counter((c.kind, c.state) for c in cases.values()))}; "
             f"letters {dict(Counter(r.kind for r in outbox))}; reminders {dict(actions)}, late {late}; "
-            f"errors logged {len(day.errors)}")
+            f"auto-replies and bounces {len(day.automatic_ids)}; errors logged {len(day.errors)}")
