@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
+from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +15,9 @@ from sqlalchemy.orm import selectinload
 
 from daemon.db.models import Case, OutboxMessage, StoredMessage
 from daemon.workflow.reminders import LATE_AFTER, done_keys, plan
-from tests.soak.day import PRESS, Day, plan_day, play, size_from_env
+from tests.soak.day import CUR, MSK, PRESS, Day, plan_day, play, run_once, size_from_env
 from tests.support.env import CurmailEnv
+from tests.support.mail import make_message
 
 DAY = date(2026, 12, 3)  # a Thursday: the week's end and a weekend fall inside the horizon
 
@@ -134,3 +136,29 @@ def summary(day: Day) -> str:
             f"cases {dict(Counter((c.kind, c.state) for c in cases.values()))}; "
             f"letters {dict(Counter(r.kind for r in outbox))}; reminders {dict(actions)}, late {late}; "
             f"auto-replies and bounces {len(day.automatic_ids)}; errors logged {len(day.errors)}")
+
+
+def _plain_signal(url: str, at: datetime) -> bytes:
+    return make_message(
+        sender=f"ЦУР Республики Марий Эл <{CUR}>", subject="Недостоверная информация: уборка снега, ул. Ленина",
+        body=("Добрый день!\n\nЦентр управления регионом выявил публикацию с недостоверной информацией о работе "
+              f"администрации.\n\nСсылка: {url}\nИсточник: сообщество «Подслушано Козьмодемьянск» (ВКонтакте)\n"
+              "Цитата: «Во дворах на ул. Ленина не убирают снег, администрация молчит».\n\n"
+              "Просим в течение 3 часов подготовить официальный комментарий (опровержение).\n"),
+        message_id=make_msgid(domain="cur12.example.org"), date=at)
+
+
+@pytest.mark.xfail(strict=True, reason="daemon/threader.py thread(): the subject + counterpart fallback attaches "
+                   "a new ЦУР signal about a different publication to the earlier signal's case")
+def test_two_signals_with_the_same_subject_about_different_posts_open_two_cases(env: CurmailEnv):
+    """Found by the soak day: the ЦУР's subjects repeat («Недостоверная информация: …»), its posts do not."""
+    first, second = datetime(2026, 12, 3, 10, 0, tzinfo=MSK), datetime(2026, 12, 3, 11, 0, tzinfo=MSK)
+    env.deliver(_plain_signal("https://vk.com/wall-170001_9001", first), internal_date=first)
+    run_once(env, first + timedelta(minutes=1))
+    env.deliver(_plain_signal("https://vk.com/wall-170002_9002", second), internal_date=second)
+    run_once(env, second + timedelta(minutes=1))
+    with env.app().sessions() as session:
+        refutations = list(session.scalars(select(Case).where(Case.kind == "refutation")))
+        notices = list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "refutation_new")))
+    assert len(refutations) == 2
+    assert len({row.case_id for row in notices}) == 2  # each signal notified with its own deadline
