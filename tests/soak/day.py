@@ -84,6 +84,7 @@ class Expected:
     outcome: str | None = None
     press_letters: int = 0
     bounce_press: bool = False
+    draft_versions: int = 0  # drafts the assignee sends; the press must get the last one
     exact_reminders: bool = True  # False where a rework re-opens the wait (only "never twice" is checked)
     case_id: int | None = None
     waiting_ended_before: datetime | None = None  # the last grid step before the staff's answer arrived
@@ -296,7 +297,7 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
             continue
         t = start + timedelta(minutes=rng.randrange(max(gap, 30), 170))
         add(t, label, _draft(label, 1), ends_wait=True)
-        expected.state = "awaiting_approval"
+        expected.state, expected.draft_versions = "awaiting_approval", 1
         if fate == "awaiting":
             continue
         if fate == "remarks":
@@ -305,7 +306,7 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
                                           "1. Укажите точные сроки работ.\n2. Добавьте телефон для справок.\n"))
             t += timedelta(minutes=rng.randrange(gap, 50))
             add(t, label, _draft(label, 2), ends_wait=True)
-            expected.exact_reminders = False
+            expected.exact_reminders, expected.draft_versions = False, 2
         t += timedelta(minutes=rng.randrange(gap, 40))
         add(t, label, _verdict(label, "Добрый день! Согласовано, можно публиковать.\n"))
         expected.state, expected.press_letters = "sent_to_press", 1

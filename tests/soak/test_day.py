@@ -11,7 +11,7 @@ from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from daemon.db.models import Case, OutboxMessage, StoredMessage
 from daemon.workflow.reminders import LATE_AFTER, done_keys, plan
@@ -42,7 +42,8 @@ def _cases(day: Day) -> dict[int, Case]:
 
 def _outbox(day: Day) -> list[OutboxMessage]:
     with day.lookup_app().sessions() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        return list(session.scalars(select(OutboxMessage).options(undefer(OutboxMessage.raw))
+                                    .order_by(OutboxMessage.id)))
 
 
 @pytest.mark.slow
@@ -70,6 +71,18 @@ def test_a_working_day_ends_as_planned_with_every_letter_and_reminder_once(playe
     assert [(r.id, r.kind, r.status, r.last_error) for r in outbox if r.status != "sent"] == []
     assert [(r.id, r.kind) for r in outbox if accepted[r.message_id] != 1] == []
     assert set(accepted) == {r.message_id for r in outbox}  # nothing went out past the outbox
+
+    # Each case's opening notification reached its assignee once; each draft to the ЦУР answers its signal;
+    # the press got the approved version (after remarks, the second draft).
+    notices = Counter((r.case_id, r.recipients[0]) for r in outbox if r.kind.endswith("_new"))
+    assert [e.label for e in day.ledger.values()
+            if notices[(e.case_id, cases[e.case_id].assignee)] != 1] == []
+    by_id = {e.case_id: e for e in day.ledger.values()}
+    drafts = [r for r in outbox if r.kind == "refutation_draft"]
+    assert [r.id for r in drafts if _thread_ids(r.raw)[:1] != [by_id[r.case_id].opening_id]] == []
+    for row in (r for r in outbox if r.kind == "refutation_press"):
+        version = by_id[row.case_id].draft_versions
+        assert f"0-00-0{version}" in _text(row.raw), (by_id[row.case_id].label, version)
 
     # No letter answers an auto-reply or a bounce (no mail loops).
     assert len(day.automatic_ids) >= 3
@@ -126,6 +139,11 @@ def test_a_working_day_ends_as_planned_with_every_letter_and_reminder_once(playe
 def _thread_ids(raw: bytes) -> list[str]:
     message = message_from_bytes(raw, policy=default)
     return " ".join(str(message.get(name, "")) for name in ("In-Reply-To", "References")).split()
+
+
+def _text(raw: bytes) -> str:
+    part = message_from_bytes(raw, policy=default).get_body(("plain",))
+    return part.get_content() if part is not None else ""
 
 
 def summary(day: Day) -> str:
