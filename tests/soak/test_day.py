@@ -1,4 +1,9 @@
-"""The soak tier: a whole working day over Dovecot and aiosmtpd, then every case, letter and reminder checked."""
+"""The soak tier: a whole working day over Dovecot and aiosmtpd, then every case, letter and reminder checked.
+
+CI plays the small day (8 signals, 4 requests, 40 appeals, a run every 10 minutes). The full day by hand:
+`CURMAIL_SOAK=full .venv/bin/python -m pytest -s -m slow tests/soak` (50 signals, 20 requests, 300 appeals,
+a run every 5 minutes); `-s` prints what the day did.
+"""
 
 from __future__ import annotations
 
