@@ -156,6 +156,22 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
+class CaseKey(Base):
+    """A pseudonymous matching key of a case (hashed applicant e-mail or phone, hashed address+topic).
+
+    Repeat appeals (п. 6.3.2) are found by an indexed lookup of these keys instead of reading every
+    appeal of the past year; retention deletes them with the case's personal data.
+    """
+
+    __tablename__ = "case_key"
+    __table_args__ = (Index("ix_case_key_lookup", "tenant", "key", "opened_at"), Index("ix_case_key_case", "case_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    key: Mapped[str] = mapped_column(String(80))
+    opened_at: Mapped[datetime]
+
+
 class OutboxStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"  # claimed; if DATA may have begun, crash recovery marks it uncertain, else releases it

@@ -7,19 +7,20 @@ statistics rows, so a case opened before this module existed is still counted.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from daemon.cases import record_event
 from daemon.config import Settings
-from daemon.db.models import Case
-from daemon.reports.facts import CaseFacts, applicant_key, facts_of, normalize_address
+from daemon.db.models import Case, CaseKey
+from daemon.reports.facts import CaseFacts, facts_of
 from daemon.reports.settings import repeat_window
 
 ACTION = "repeat_detected"
@@ -80,53 +81,51 @@ def with_repeats(facts: Sequence[CaseFacts], earlier: Sequence[CaseFacts], windo
     return out
 
 
-def _light_facts(case_id: int, opened_at: datetime, topic: str | None, data: dict[str, Any] | None) -> CaseFacts:
-    """Only what matching needs, without building a whole statistics row (intake calls this per appeal)."""
-    data = data or {}
-    return CaseFacts(case_id=case_id, kind="appeal", state="", channel=None, topic=topic, opened_at=opened_at,
-                     address_key=normalize_address(data.get("address")),
-                     applicant_keys=applicant_key(data.get("applicant")))
-
-
-def _candidates(session: Session, case: Case, own: CaseFacts, since: datetime) -> list[CaseFacts]:
-    """Earlier appeals in the window that could match, narrowed in SQL where the keys allow it.
-
-    Same address and topic needs the same topic; the same e-mail appears in the case's JSON text. A
-    phone number is written in too many ways for SQL, so an applicant with a phone scans the window.
-    """
-    applicant = (case.data or {}).get("applicant") or {}
-    email = str(applicant.get("email") or "").strip().lower()
-    has_phone = any(key.startswith("p:") for key in own.applicant_keys)
-    narrow = []
+def repeat_keys(own: CaseFacts) -> list[str]:
+    """The case's pseudonymous matching keys: hashed e-mail and phone, and hashed address + topic."""
+    keys = list(own.applicant_keys)
     if own.address_key is not None and own.topic is not None:
-        narrow.append(Case.topic == own.topic)
-    if email:
-        narrow.append(cast(Case.data, Text).ilike(f"%{email}%"))
-    if not narrow and not has_phone:
-        return []
-    query = select(Case.id, Case.opened_at, Case.topic, Case.data).where(
-        Case.tenant == case.tenant, Case.kind == "appeal", Case.id != case.id,
-        Case.opened_at >= since, Case.opened_at <= case.opened_at,
-    )
-    if not has_phone:
-        query = query.where(or_(*narrow))
-    return [_light_facts(*row) for row in session.execute(query.order_by(Case.opened_at, Case.id))]
+        place = f"{own.address_key}|{own.topic}".encode()
+        keys.append("a:" + hashlib.sha256(place).hexdigest()[:32])
+    return keys
 
 
 def find_repeats(session: Session, case: Case, settings: Settings) -> list[int]:
-    """Numbers of the earlier appeals that `case` (an appeal with its data set) repeats, oldest first."""
+    """Numbers of the earlier appeals that `case` (an appeal with its data set) repeats, oldest first.
+
+    One indexed lookup of the case's keys in `case_key`, whatever the number of appeals in the window.
+    """
     if case.kind != "appeal":
         return []
-    window = repeat_window(settings)
     if case.id is None:
         session.flush()
-    own = facts_of(case)
-    return list(match_repeats(own, _candidates(session, case, own, case.opened_at - window), window))
+    keys = repeat_keys(facts_of(case))
+    if not keys:
+        return []
+    since = case.opened_at - repeat_window(settings)
+    rows = session.execute(
+        select(CaseKey.case_id, CaseKey.opened_at).where(
+            CaseKey.tenant == case.tenant, CaseKey.key.in_(keys), CaseKey.case_id != case.id,
+            CaseKey.opened_at >= since, CaseKey.opened_at <= case.opened_at,
+        )
+    ).all()
+    earlier = {cid: at for cid, at in rows if (at, cid) < (case.opened_at, case.id)}
+    return sorted(earlier, key=lambda cid: (earlier[cid], cid))
+
+
+def index_case(session: Session, case: Case) -> None:
+    """Record the case's keys, so later appeals find it (idempotent: old keys of the case are replaced)."""
+    session.execute(delete(CaseKey).where(CaseKey.case_id == case.id))
+    session.add_all(
+        CaseKey(tenant=case.tenant, case_id=case.id, key=key, opened_at=case.opened_at)
+        for key in dict.fromkeys(repeat_keys(facts_of(case)))
+    )
 
 
 def mark_repeats(session: Session, case: Case, settings: Settings, *, at: datetime) -> list[int]:
     """find_repeats, then store the links in `case.data["repeat_of"]` and audit them (when there are any)."""
     found = find_repeats(session, case, settings)
+    index_case(session, case)
     if found:
         case.data = {**(case.data or {}), "repeat_of": found}
         record_event(session, case, action=ACTION, at=at, detail={"repeat_of": found})

@@ -16,13 +16,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon.app import App
 from daemon.config import Settings
 from daemon.db.engine import transaction
-from daemon.db.models import Case, KeyValue, OutboxMessage, StoredMessage
+from daemon.db.models import Case, CaseKey, KeyValue, OutboxMessage, StoredMessage
 from daemon.reports.facts import STATS_KEY, facts_of
 from daemon.reports.settings import retention_years
 
@@ -143,6 +143,8 @@ def erase_case(session: Session, settings: Settings, case: Case, now: datetime) 
         _wipe_message(row)
     for letter in session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)):
         _wipe_letter(settings, letter)
+    # The hashed applicant and address keys are personal data too (they link the person's appeals).
+    session.execute(delete(CaseKey).where(CaseKey.case_id == case.id))
 
 
 def _wipe_letter(settings: Settings, letter: OutboxMessage) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.db.models import Case, CaseEvent, OutboxMessage, StoredMessage
@@ -101,6 +102,13 @@ def add(session: Session, spec: Spec) -> Case:
 
 
 def add_all(session: Session, specs: list[Spec]) -> None:
+    """Insert the cases, and index the appeals' repeat keys as the workflow does when an appeal opens."""
+    from daemon.db.models import Case
+    from daemon.reports.repeats import index_case
+
     for spec in specs:
         add(session, spec)
+    session.flush()
+    for case in session.scalars(select(Case).where(Case.kind == "appeal")):
+        index_case(session, case)
     session.commit()
