@@ -114,6 +114,7 @@ class Day:
     steps: list[datetime] = field(default_factory=list)
     bounced_ids: list[str] = field(default_factory=list)
     automatic_ids: list[str] = field(default_factory=list)  # auto-replies and bounces: nothing may answer them
+    delivered_ids: set[str] = field(default_factory=set)  # Message-IDs of everything put into the mailbox
     errors: list[tuple] = field(default_factory=list)  # ERROR log records of the day (name, message, case, template)
     now: datetime | None = None  # the moment the letter being built is written (set by play)
     _lookup: App | None = None
@@ -126,7 +127,7 @@ class Day:
 
     def automatic(self, raw: bytes) -> bytes:
         """Note an auto-reply or bounce about to be delivered, so the end check can see nothing answered it."""
-        self.automatic_ids.append(message_from_bytes(raw, policy=default)["Message-ID"])
+        self.automatic_ids.append(str(message_from_bytes(raw, policy=default)["Message-ID"]).strip())
         return raw
 
     # -- lookups of what curmail did, for replies ------------------------------------------------------
@@ -287,6 +288,8 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
         start = _at(day, rng.randrange(30, 8 * 60 + 30))  # 08:30–16:30
         message_id, raw = _signal(n, rng, start)
         add(start, label, lambda _d, raw=raw: raw)
+        if n % 4 == 1:  # the same letter again (a resend, or a copy filed twice): it must open nothing new
+            add(start + timedelta(minutes=gap), label, lambda _d, raw=raw: raw)
         # The first five play every fate, so even the CI day covers each; then by realistic shares.
         fate = FATES[n] if n < len(FATES) else rng.choices(FATES, [4, 2, 1.5, 1, 1.5])[0]
         expected = Expected(label, "refutation", message_id, state="assigned")
@@ -427,6 +430,7 @@ def play(plan: Day) -> list[Letter]:
                     waiting.append(letter)
                 continue
             plan.env.deliver(raw, internal_date=plan.now)
+            plan.delivered_ids.add(str(message_from_bytes(raw, policy=default)["Message-ID"]).strip())
             letter.delivered_at = step
             if letter.ends_wait and plan.ledger[letter.label].waiting_ended_before is None:
                 plan.ledger[letter.label].waiting_ended_before = previous
