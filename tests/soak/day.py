@@ -200,10 +200,11 @@ def _draft(label: str, version: int) -> Callable[[Day], bytes | None]:
     return build
 
 
-def _verdict(label: str, text: str) -> Callable[[Day], bytes | None]:
+def _verdict(label: str, text: str, *, again: bool = False) -> Callable[[Day], bytes | None]:
+    """The ЦУР's word on the draft it got; `again`: a second «Согласовано» to the same letter, after the first."""
     def build(day: Day) -> bytes | None:
         found = day.sent_letter(label, "refutation_draft", to=CUR)
-        if found is None or found[1].state != "awaiting_approval":
+        if found is None or (found[1].state != "awaiting_approval" and not again):
             return None
         return _reply(f"ЦУР Республики Марий Эл <{CUR}>", found[0], text, _moment(day))
     return build
@@ -313,6 +314,8 @@ def plan_day(env: CurmailEnv, size: SoakSize, day: date, seed: int = 2026) -> Da
         t += timedelta(minutes=rng.randrange(gap, 40))
         add(t, label, _verdict(label, "Добрый день! Согласовано, можно публиковать.\n"))
         expected.state, expected.press_letters = "sent_to_press", 1
+        if n % 3 == 0:  # the ЦУР confirms twice: still one press letter
+            add(t + timedelta(minutes=gap), label, _verdict(label, "Согласовано.\n", again=True))
         if rng.random() < 0.25 or not any(e.bounce_press for e in plan.ledger.values()):  # at least one
             t += timedelta(minutes=gap)
             add(t, label, _bounce(label))
