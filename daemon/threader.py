@@ -115,6 +115,10 @@ def find_case(
             .order_by(Case.id.desc())
             .limit(1)
         ).first()
-        if case is not None:
+        # The ЦУР reuses subjects: a signal about another publication is another case, whatever its subject.
+        urls = classification.publication_urls
+        other_post = bool(urls) and case is not None and case.publication_url is not None \
+            and case.publication_url not in urls
+        if case is not None and not other_post:
             return ThreadOutcome(ThreadMatch(case, "subject"), refused)
     return ThreadOutcome(None, refused)

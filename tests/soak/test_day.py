@@ -174,8 +174,6 @@ def _plain_signal(url: str, at: datetime) -> bytes:
         message_id=make_msgid(domain="cur12.example.org"), date=at)
 
 
-@pytest.mark.xfail(strict=True, reason="daemon/threader.py thread(): the subject + counterpart fallback attaches "
-                   "a new ЦУР signal about a different publication to the earlier signal's case")
 def test_two_signals_with_the_same_subject_about_different_posts_open_two_cases(env: CurmailEnv):
     """Found by the soak day: the ЦУР's subjects repeat («Недостоверная информация: …»), its posts do not."""
     first, second = datetime(2026, 12, 3, 10, 0, tzinfo=MSK), datetime(2026, 12, 3, 11, 0, tzinfo=MSK)
