@@ -97,6 +97,7 @@ def enqueue(
     attachments: Sequence[OutgoingAttachment] = (),
     auto_submitted: str = "auto-generated",
     bulk: bool = True,
+    tag_subject: bool = True,
     now: datetime,
 ) -> list[OutboxMessage]:
     """Render `kind` and add one queued row per recipient to `session`; the caller commits.
@@ -130,7 +131,8 @@ def enqueue(
     pseudo_id = None
     tenant = DEFAULT_TENANT
     if case is not None:
-        subject = tagged_subject(subject, tag_for(org.case_tag, case.id))
+        if tag_subject:  # only letters to outsiders with a prescribed subject (the press service) go untagged
+            subject = tagged_subject(subject, tag_for(org.case_tag, case.id))
         tenant = case.tenant or DEFAULT_TENANT
         pseudo_id = case_pseudo_id(tenant, case.id, org.id_domain)
     parent, chain = thread_references(in_reply_to, references, pseudo_id)

@@ -296,6 +296,7 @@ def send(
     references: Sequence[str] = (),
     attachments: Sequence[OutgoingAttachment] = (),
     bulk: bool = True,
+    tag_subject: bool = True,
 ) -> list[OutboxMessage]:
     """Enqueue a letter of the case in the caller's transaction; log when it has nobody to go to."""
     recipients = [address for address in to if address]
@@ -305,7 +306,7 @@ def send(
     return enqueue(
         session, app.settings, kind=kind, to=recipients, context=dict(context), case=case,
         in_reply_to=in_reply_to, references=references, dedupe_key=dedupe_key, attachments=attachments,
-        bulk=bulk, now=app.clock(),
+        bulk=bulk, tag_subject=tag_subject, now=app.clock(),
     )
 
 

@@ -399,7 +399,8 @@ def send_to_press(session: Session, app: App, case: Case) -> None:
     )
     version = approval["version"]
     send(session, app, case, kind="refutation_press", to=[app.settings.press.address], context=context,
-         dedupe_key=f"press:{case.id}:v{version}", attachments=files, bulk=False)
+         dedupe_key=f"press:{case.id}:v{version}", attachments=files, bulk=False,
+         tag_subject=False)  # the subject is prescribed: «Официальный комментарий администрации …: <тема>»
     editors = [m.email for m in app.settings.staff_with_role("web_editor")]
     if not editors:
         record_event(session, case, action="no_web_editor", at=app.clock(),
