@@ -254,6 +254,10 @@ def _command(f: _Facts) -> Outcome:
         word = _command_word(candidate, f.rules.command_words)
         if word:
             return Kind.COMMAND, {}
+    # A staff member's mistyped command («#статсу») is still a command: the answer names it and gives
+    # the help, instead of the line opening a case. Only staff: others' «#hashtags» are just text.
+    if f.from_staff and _COMMAND_LINE.match(first):
+        return Kind.COMMAND, {}
     return None
 
 

@@ -278,3 +278,16 @@ def test_close_then_reopen(flow: Mail):
     assert (case.state, case.outcome) == ("assigned", None)
     assert [e.to_state for e in case.events if e.action.startswith("transition:")][-2:] == ["closed", "assigned"]
     assert "дело открыто снова" in reply_of(flow, CONTACT)
+
+
+def test_a_mail_with_only_a_mistyped_command_gets_help_instead_of_opening_a_case(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    raw = make_message(sender=OFFICIAL, subject=f"RE: [KZM-{number}] Сигнал", body="#статсу\n\n-- \nПетров\n",
+                       in_reply_to=notice.message_id, references=notice.message_id)
+    flow.deliver_raw(raw, at=LATER)
+    text = reply_of(flow, OFFICIAL)
+    assert "> #статсу ✗ неизвестная команда" in text
+    assert "--- Справка по командам ---" in text
+    assert [c.id for c in flow.cases()] == [number]  # no new case, and the refutation did not take it as a draft
+    assert flow.case().state == "assigned"
