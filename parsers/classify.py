@@ -255,8 +255,10 @@ def _command(f: _Facts) -> Outcome:
         if word:
             return Kind.COMMAND, {}
     # A staff member's mistyped command («#статсу») is still a command: the answer names it and gives
-    # the help, instead of the line opening a case. Only staff: others' «#hashtags» are just text.
-    if f.from_staff and _COMMAND_LINE.match(first):
+    # the help. Only when every line of the new text is a «#word» line and the first is one word:
+    # a draft for social networks may well start with hashtags («#ЖКХ #Козьмодемьянск»).
+    lines = [line.strip() for line in (f.pm.new_text or "").splitlines() if line.strip()]
+    if f.from_staff and lines and _LONE_HASH_WORD.match(lines[0]) and all(line.startswith("#") for line in lines):
         return Kind.COMMAND, {}
     return None
 
@@ -584,6 +586,7 @@ def _bounced_id(pm: ParsedMessage) -> str | None:
 # ---------------------------------------------------------------- commands
 
 _COMMAND_LINE = re.compile(r"^\s*#\s*([^\W\d_]+(?:\s+[^\W\d_]+)?)", re.UNICODE)
+_LONE_HASH_WORD = re.compile(r"^#[^\W\d_]+$", re.UNICODE)
 
 
 def _command_word(line: str, words: tuple[str, ...]) -> str | None:
