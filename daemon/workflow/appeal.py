@@ -17,7 +17,8 @@ from daemon.db.models import Case
 from daemon.notices import contact_addresses
 from daemon.reports.repeats import mark_repeats, repeat_history
 from daemon.workflow import refutation, routing
-from daemon.workflow.machine import Event, Inbound, can_apply, default_due, refuse, send, set_deadline, staff_name
+from daemon.workflow.deadlines import compute_due, set_due
+from daemon.workflow.machine import Event, Inbound, can_apply, refuse, send, staff_name
 from daemon.workflow.machine import update_data as _update
 from daemon.workflow.request import close_answered
 
@@ -46,8 +47,8 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
                    message=inbound.row)
     # After routing, which sets the topic: a repeat is the same applicant, or the same address and topic (п. 6.3.2).
     mark_repeats(session, case, app.settings, at=app.clock())
-    due = default_due(app.settings, case.kind, inbound.received_at, channel=channel)
-    set_deadline(session, app, case, due, assumed=False, reason=f"appeal term for channel {channel}",
+    due = compute_due(app.settings, case.kind, inbound.received_at, channel=channel)
+    set_due(session, app, case, due, assumed=False, reason=f"appeal term for channel {channel}",
                  actor="curmail", message=inbound.row)
     notify_new(session, app, case)
 

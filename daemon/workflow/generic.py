@@ -13,7 +13,8 @@ from daemon.cases import CaseKind
 from daemon.db.models import Case, StoredMessage
 from daemon.notices import contact_addresses
 from daemon.workflow import refutation
-from daemon.workflow.machine import Event, Inbound, apply, default_due, send, set_deadline, update_data
+from daemon.workflow.deadlines import compute_due, set_due
+from daemon.workflow.machine import Event, Inbound, apply, send, update_data
 from daemon.workflow.routing import Route, assign, contact_official
 
 
@@ -24,8 +25,8 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     contact = contact_official(app)
     assign(session, app, case, Route(assignee=contact, topic=None, words=(), by="contact" if contact else "nobody"),
            actor="curmail", message=inbound.row)
-    due = default_due(app.settings, case.kind, inbound.received_at)
-    set_deadline(session, app, case, due, assumed=False, reason="generic case: configured term", actor="curmail",
+    due = compute_due(app.settings, case.kind, inbound.received_at)
+    set_due(session, app, case, due, assumed=False, reason="generic case: configured term", actor="curmail",
                  message=inbound.row)
     update_data(case, sender=inbound.sender, original_subject=inbound.pm.subject)
     notify_new(session, app, case)

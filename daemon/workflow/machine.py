@@ -24,7 +24,6 @@ from daemon.config import Settings
 from daemon.db.models import Case, OutboxMessage, StoredMessage
 from daemon.errors import IllegalTransition
 from daemon.outbox import OutgoingAttachment, enqueue
-from daemon.workflow.deadlines import compute_due, set_due
 from daemon.workflow.reminders import refresh_next_action
 from daemon.workflow.states import CLOSED_STATES, State
 from parsers import Classification, ParsedMessage
@@ -202,26 +201,6 @@ def refuse(
 
 
 # ---------------------------------------------------------------- deadlines
-
-
-def default_due(settings: Settings, kind: str, received_at: datetime, *, channel: str | None = None) -> datetime:
-    """The configured term of `kind` counted from the receipt time (the deadlines module's rules)."""
-    return compute_due(settings, kind, received_at, channel=channel)
-
-
-def set_deadline(
-    session: Session,
-    app: App,
-    case: Case,
-    due_at: datetime,
-    *,
-    assumed: bool,
-    reason: str,
-    actor: str,
-    message: StoredMessage | None = None,
-) -> None:
-    """Set or move the case deadline through the deadlines module (which audits it and re-plans reminders)."""
-    set_due(session, app, case, due_at, assumed=assumed, reason=reason, actor=actor, message=message)
 
 
 # ---------------------------------------------------------------- what every workflow reads and sends

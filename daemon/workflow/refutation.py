@@ -28,6 +28,7 @@ from daemon.notices import contact_addresses
 from daemon.rules import classifier_rules
 from daemon.tokens import tokens_for
 from daemon.workflow import routing
+from daemon.workflow.deadlines import compute_due, set_due
 from daemon.workflow.machine import (
     Event,
     Inbound,
@@ -35,10 +36,8 @@ from daemon.workflow.machine import (
     attachments_of,
     can_apply,
     case_data,
-    default_due,
     refuse,
     send,
-    set_deadline,
     staff_name,
     update_data,
 )
@@ -178,8 +177,8 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     update_data(case, **data)
     chosen = routing.route(app, f"{case.subject}\n{text}")
     routing.assign(session, app, case, chosen, actor="curmail", message=inbound.row)
-    due = default_due(app.settings, case.kind, inbound.received_at)
-    set_deadline(session, app, case, due, assumed=False, reason="refutation draft: receipt + configured term",
+    due = compute_due(app.settings, case.kind, inbound.received_at)
+    set_due(session, app, case, due, assumed=False, reason="refutation draft: receipt + configured term",
                  actor="curmail", message=inbound.row)
     notify_new(session, app, case)
 
@@ -423,8 +422,8 @@ def take_remarks(session: Session, app: App, case: Case, inbound: Inbound) -> No
     update_data(case, remarks=[*data.get("remarks", []),
                                {"text": remarks, "from": inbound.sender, "at": _iso(inbound.received_at),
                                 "version": version}])
-    due = default_due(app.settings, case.kind, inbound.received_at)
-    set_deadline(session, app, case, due, assumed=False, reason="rework after the ЦУР's remarks",
+    due = compute_due(app.settings, case.kind, inbound.received_at)
+    set_due(session, app, case, due, assumed=False, reason="rework after the ЦУР's remarks",
                  actor="curmail", message=inbound.row)
     draft_text = (data.get("drafts") or [{}])[-1].get("text", "")
     send(session, app, case, kind="refutation_remarks", to=[case.assignee or "", *contact_addresses(app)],

@@ -18,16 +18,15 @@ from daemon.cases import record_event
 from daemon.db.models import Case
 from daemon.notices import contact_addresses
 from daemon.workflow import refutation, routing
+from daemon.workflow.deadlines import compute_due, set_due
 from daemon.workflow.machine import (
     Event,
     Inbound,
     apply,
     attachments_of,
     can_apply,
-    default_due,
     refuse,
     send,
-    set_deadline,
     staff_name,
     update_data,
 )
@@ -47,11 +46,11 @@ def on_open(session: Session, app: App, case: Case, inbound: Inbound) -> None:
     routing.assign(session, app, case, routing.route(app, f"{case.subject}\n{text}"), actor="curmail",
                    message=inbound.row)
     if found is not None:
-        set_deadline(session, app, case, found.at, assumed=False, reason=f"stated in the request: «{found.phrase}»",
+        set_due(session, app, case, found.at, assumed=False, reason=f"stated in the request: «{found.phrase}»",
                      actor="curmail", message=inbound.row)
     else:
-        due = default_due(app.settings, case.kind, inbound.received_at)
-        set_deadline(session, app, case, due, assumed=True, reason="no deadline in the text: configured default",
+        due = compute_due(app.settings, case.kind, inbound.received_at)
+        set_due(session, app, case, due, assumed=True, reason="no deadline in the text: configured default",
                      actor="curmail", message=inbound.row)
     notify_new(session, app, case)
 
