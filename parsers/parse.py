@@ -93,10 +93,37 @@ def _ids(value: str | None) -> list[str]:
     return result
 
 
+# An encoded word (RFC 2047) as it appears in a header, even an invalid one that hides "<", "," or "@".
+_ENCODED_WORD_SPAN = re.compile(r"=\?[^?\s]{1,40}\?[bBqQ]\?[^\n]{0,400}?\?=")
+_SHIELD = "curmailencodedword{}x"
+_SHIELDED = re.compile(r"curmailencodedword(\d+)x")
+
+
+def _shield_encoded_words(text: str) -> tuple[str, list[str]]:
+    """Replace each encoded word by an inert atom before the address structure is parsed.
+
+    RFC 2047 §5: an encoded word may only stand for display text, never for address syntax, and it
+    is decoded after parsing. Decoding first would let `=?utf-8?q?Bob_<cur@example.org>,?=` supply
+    the sender address: anyone could pose as the ЦУР or as staff.
+    """
+    words: list[str] = []
+
+    def shield(match: re.Match[str]) -> str:
+        words.append(match.group(0))
+        return _SHIELD.format(len(words) - 1)
+
+    return _ENCODED_WORD_SPAN.sub(shield, text), words
+
+
+def _unshield(text: str, words: list[str]) -> str:
+    return _SHIELDED.sub(lambda m: words[int(m.group(1))] if int(m.group(1)) < len(words) else "", text)
+
+
 def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Address, ...]:
     if not value:
         return ()
     text = fix_8bit(value).replace("\r", "").replace("\n", " ")
+    text, encoded_words = _shield_encoded_words(text) if "=?" in text else (text, [])
     problems: list[dict] = []
     if _SIMPLE_LIST.fullmatch(text):
         # The common, well-formed case: a regex is ~20x cheaper than a structural parse.
@@ -108,23 +135,22 @@ def _addresses(value: str | None, defects: list[str], header: str) -> tuple[Addr
             pairs = []
             problems.append({"reason": "address parser failed"})
     if not any(addr for _, addr in pairs):
-        decoded = decode_words(text)
         try:
-            pairs = [(n, a) for n, a in getaddresses([decoded]) if "@" in a]
+            pairs = [(n, a) for n, a in getaddresses([text]) if "@" in a]
         except Exception:  # the stdlib recurses on nested comments: "((((…"
             pairs = []
         if not pairs:
-            pairs = [("", a) for a in _EMAIL.findall(decoded)]
+            pairs = [("", a) for a in _EMAIL.findall(text)]
     if problems:
         defects.append(f"{header}: address recovered from malformed header")
     result: list[Address] = []
     for name, addr in pairs:
         addr = clean_line(addr).strip("<>").lower()
-        if not addr:
-            continue
+        if not addr or _SHIELDED.search(addr):
+            continue  # an address made of an encoded word is no address
         if len(name) > 1 and name[0] == name[-1] == '"':
             name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        name = clean_line(decode_words(name)).strip("\"' ")
+        name = clean_line(decode_words(_unshield(name, encoded_words))).strip("\"' ")
         if name.lower() == addr:
             name = ""
         result.append(Address(email=addr, name=name))
