@@ -106,6 +106,15 @@ def _run_one(session: Session, app: App, row: StoredMessage, report: ProcessRepo
               oversized=True)
         report.parked += 1
         return
+    maximum = app.settings.intake.max_attempts
+    if row.attempts > maximum:
+        # The counter is committed before each try and only an exception records the outcome, so a
+        # count above the maximum means earlier tries killed the process (segfault, OOM, SIGKILL):
+        # park it without trying again, or the daemon would crash-loop on it.
+        _park(session, app, row, f"processing stopped the daemon {row.attempts - 1} times; not tried again "
+                                 f"(the last error, if any: {row.error or 'none recorded'})")
+        report.parked += 1
+        return
     savepoint = session.begin_nested()
     try:
         case_id = process_row(session, app, row)

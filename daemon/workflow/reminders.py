@@ -266,7 +266,8 @@ def tick(app: App) -> TickReport:
     now = app.clock()
     with app.sessions() as session:
         due_ids = list(session.scalars(
-            select(Case.id).where(Case.next_action_at <= now).order_by(Case.next_action_at).limit(BATCH_SIZE)
+            select(Case.id).where(Case.next_action_at <= now, Case.tenant == app.tenant)
+            .order_by(Case.next_action_at).limit(BATCH_SIZE)
         ))
     report = TickReport()
     for case_id in due_ids:

@@ -75,9 +75,6 @@ def test_a_message_that_makes_processing_raise_is_parked_and_its_batch_mates_are
     assert len(alerts) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="daemon/pipeline.py parks only when processing raises: a message that "
-                   "kills the process (segfault, OOM) is retried on every start, its attempts counter climbing "
-                   "past intake.max_attempts, and the daemon crash-loops instead of parking it")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_message_that_kills_the_daemon_is_parked_after_max_attempts(
     env: CurmailEnv, monkeypatch: pytest.MonkeyPatch

@@ -84,9 +84,6 @@ def test_processing_takes_only_the_tenants_own_messages(tenants: dict[str, App])
     assert case_list(tenants["kzm"]) == []
 
 
-@pytest.mark.xfail(strict=True, reason="daemon/workflow/reminders.py tick() selects due cases of every tenant "
-                   "(no Case.tenant filter), so one tenant's daemon reminds and escalates another tenant's cases "
-                   "with its own staff list")
 def test_a_tenants_reminder_tick_leaves_the_other_tenants_cases_alone(tenants: dict[str, App]) -> None:
     receive(tenants["kzm"], cur_signal(1))
     receive(tenants["other"], cur_signal(2))
