@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,15 @@ def print_table(figures: Sequence[Figure], title: str = "") -> None:
         base = "" if f.baseline is None else f"{f.baseline:.3f}"
         ratio = "" if f.ratio is None else f"{f.ratio:.2f}x"
         print(f"{f.name:<58} {f.value:>12.3f} {base:>12} {ratio:>8}  {f.target} {f.unit}".rstrip())
+
+
+@contextmanager
+def bench_database(backend: str, workdir: Path, name: str = "bench") -> Iterator[str]:
+    """A throw-away database URL: a SQLite file in `workdir`, or a fresh PostgreSQL database (dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / f'{name}.db'}"
+        return
+    from tests.support.postgres import fresh_database  # the same throw-away databases as the tests
+
+    with fresh_database("curmail_bench") as url:
+        yield url

@@ -18,8 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ if str(REPO) not in sys.path:
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from bench.common import Figure, print_table  # noqa: E402
+from bench.common import Figure, bench_database, print_table  # noqa: E402
 from bench.generate import generate_messages  # noqa: E402
 from daemon.app import App  # noqa: E402
 from daemon.clock import Clock  # noqa: E402
@@ -39,7 +37,7 @@ from daemon.db.engine import transaction  # noqa: E402
 from daemon.db.models import Case, MessageStatus, StoredMessage  # noqa: E402
 from daemon.pipeline import process_pending  # noqa: E402
 from daemon.store import IncomingRaw, store_messages  # noqa: E402
-from tests.support.postgres import PostgresUnavailable, fresh_database  # noqa: E402
+from tests.support.postgres import PostgresUnavailable  # noqa: E402
 from tests.support.settings import STAFF  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
@@ -124,21 +122,12 @@ def intake_ms_per_message(app: App, raws: list[bytes], first_uid: int) -> float:
     return elapsed * 1000 / len(raws)
 
 
-@contextmanager
-def _database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'growth.db'}"
-        return
-    with fresh_database("curmail_bench") as url:
-        yield url
-
-
 def measure(backend: str, runs: int, batch: int, sizes: tuple[int, ...], workdir: Path) -> dict[int, float]:
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[int, float] = {}
     mail = generate_messages(batch * (runs + 1) * len(sizes), seed=11)
     uid = 10_000_000
-    with _database(backend, workdir) as url:
+    with bench_database(backend, workdir, "growth") as url:
         app = App.open(_settings(url, workdir / "state"), Clock(fixed=NOW), migrate=True)
         try:
             stored = 0

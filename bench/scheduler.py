@@ -5,21 +5,19 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
 
-from bench.common import Figure, median_of, print_table
+from bench.common import Figure, bench_database, median_of, print_table
 from daemon.app import App
 from daemon.clock import Clock
 from daemon.config import parse_settings
 from daemon.db.models import Case
 from daemon.workflow.reminders import tick
-from tests.support.postgres import PostgresUnavailable, fresh_database  # the same throw-away databases as tests
+from tests.support.postgres import PostgresUnavailable  # the same throw-away databases as tests
 
 OPEN_CASES = 100_000
 CHUNK = 10_000
@@ -87,17 +85,8 @@ def _plan(app: App) -> str:
         return " / ".join(str(row[column]).strip() for row in conn.execute(text(sql), {"now": NOW}))
 
 
-@contextmanager
-def _database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    with fresh_database("curmail_bench") as url:
-        yield url
-
-
 def measure(backend: str, runs: int, workdir: Path) -> list[Figure]:
-    with _database(backend, workdir) as url:
+    with bench_database(backend, workdir, "bench") as url:
         app = App.open(_settings(url, workdir / "state"), Clock(fixed=NOW), migrate=True)
         try:
             _fill(app, OPEN_CASES)
