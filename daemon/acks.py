@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -34,35 +33,12 @@ from parsers import Classification, ParsedMessage
 
 log = logging.getLogger("curmail.acks")
 
-DEFAULT_ACK_KINDS = (CaseKind.REFUTATION.value, CaseKind.REQUEST.value, CaseKind.APPEAL.value,
-                     CaseKind.GENERIC.value)
-DEFAULT_PER_DAY = 20
 # Letters about delivery problems themselves: a bounce of one of them alerts nobody (no recursion).
 QUIET_KINDS = frozenset({*ALERT_KINDS, "delivery_failed", "auto_mail_limit"})
 
 
-@dataclass(frozen=True, slots=True)
-class AckSettings:
-    """`[acks]`: which new cases are acknowledged (read defensively until the config model has the section)."""
-
-    enabled: bool = True
-    kinds: tuple[str, ...] = DEFAULT_ACK_KINDS
-    cur_appeals: bool = False  # appeals forwarded by the ЦУР: the citizen is not our correspondent here
-
-
-def ack_settings(app: App) -> AckSettings:
-    section = getattr(app.settings, "acks", None)
-    if section is None:
-        return AckSettings()
-    return AckSettings(
-        enabled=bool(getattr(section, "enabled", True)),
-        kinds=tuple(getattr(section, "kinds", DEFAULT_ACK_KINDS)),
-        cur_appeals=bool(getattr(section, "cur_appeals", False)),
-    )
-
-
 def per_day_limit(app: App) -> int:
-    return int(getattr(app.settings.security, "auto_mail_per_address_per_day", DEFAULT_PER_DAY))
+    return app.settings.security.auto_mail_per_address_per_day
 
 
 # ---------------------------------------------------------------- the hook
@@ -152,7 +128,7 @@ def acknowledge(
 ) -> bool:
     """A short «принято» to the ЦУР or staff sender of a new case; True when one was enqueued."""
     settings = app.settings
-    config = ack_settings(app)
+    config = app.settings.acks
     sender = (pm.from_addr or "").lower()
     from_cur = settings.is_cur_address(sender)
     if not config.enabled or classification.no_auto_reply or not sender:

@@ -190,22 +190,17 @@ def verify_dkim(raw: bytes, sender: str, dnsfunc: DnsFunc | None = None) -> Verd
     return Verdict(True)
 
 
-def security_option(settings: Settings, name: str, default: object) -> object:
-    """A `[security]` key, read defensively (keys of issue 5 may not be in the config model yet)."""
-    return getattr(settings.security, name, default)
-
-
 def cur_sender_verdict(
     settings: Settings, pm: ParsedMessage, raw: bytes | None = None, *, dnsfunc: DnsFunc | None = None
 ) -> Verdict:
     """Whether a ЦУР approval's sender is authenticated, as far as the configuration asks for it."""
     sender = (pm.from_addr or "").lower()
-    authserv_id = security_option(settings, "authserv_id", None)
-    if authserv_id and security_option(settings, "require_dkim_for_cur", True):
+    authserv_id = settings.security.authserv_id
+    if authserv_id and settings.security.require_dkim_for_cur:
         verdict = results_verdict(trusted_results(pm, str(authserv_id)), sender, str(authserv_id))
         if not verdict.ok:
             return verdict
-    if security_option(settings, "verify_dkim", False) and raw is not None:
+    if settings.security.verify_dkim and raw is not None:
         return verify_dkim(raw, sender, dnsfunc)
     return Verdict(True)
 

@@ -28,7 +28,6 @@ from daemon.workflow.machine import state_ru
 
 log = logging.getLogger("curmail.digest")
 
-DEFAULT_TIME = time(9, 0)
 ROW_LIMIT = 50  # per section: a digest must stay readable on a phone; the counts stay exact
 
 
@@ -70,18 +69,12 @@ class TickResult:
 
 
 def digest_time(app: App) -> time:
-    """`[digest] time = "09:00"`, read defensively until the config model has the section."""
-    section = getattr(app.settings, "digest", None)
-    value = getattr(section, "time", None)
-    if isinstance(value, time):
-        return value
-    if isinstance(value, str):
-        return time.fromisoformat(value)
-    return DEFAULT_TIME
+    """`[digest] time`: when the day's digest goes out, in the organisation's zone."""
+    return app.settings.digest.time
 
 
 def digest_enabled(app: App) -> bool:
-    return bool(getattr(getattr(app.settings, "digest", None), "enabled", True))
+    return app.settings.digest.enabled
 
 
 def _name(app: App, address: str | None) -> str:

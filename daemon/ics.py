@@ -35,9 +35,8 @@ PRODID = "-//curmail//deadlines//RU"
 
 
 def enabled(settings: Settings) -> bool:
-    """`[calendar_invites] enabled` (default true), read defensively until the config model has it."""
-    section = getattr(settings, "calendar_invites", None)
-    return bool(getattr(section, "enabled", True))
+    """`[calendar_invites] enabled`."""
+    return settings.calendar_invites.enabled
 
 
 def uid_for(settings: Settings, case: Case, person: str) -> str:

@@ -59,7 +59,7 @@ def _renderer(search_path: tuple[Path, ...], timezone: str) -> Renderer:
 
 def renderer_for(settings: Settings) -> Renderer:
     """The renderer for these settings: the operator's template folder first (if set), then the built-in one."""
-    override = getattr(settings.mail, "templates_dir", None)
+    override = settings.mail.templates_dir
     search = (Path(override),) if override else ()
     return _renderer(search, settings.organization.timezone)
 

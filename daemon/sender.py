@@ -76,20 +76,15 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.config import Settings
+from daemon.db.engine import SQLITE_BEGIN_OPTION
 from daemon.db.models import CaseEvent, OutboxMessage, OutboxStatus
 from daemon.outbox import alert_contact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Defaults for settings the [smtp] section may not have yet (Postfix's values).
-RETRY_MIN_SECONDS = 300
-RETRY_MAX_SECONDS = 4000
-RETRY_LIFETIME_HOURS = 120
-BATCH_SIZE = 100
+# Retry bounds, batch size, claim lease and fsync cadence are [smtp] settings (daemon/config.py).
 MAX_BATCHES_PER_RUN = 100
-CLAIM_LEASE_SECONDS = 900
-DURABLE_EVERY = 20  # letters between fsync'ed commits; bounds what a power loss can make us resend
 
 # Test hook: CURMAIL_CRASH_AT="point" or "point:N" SIGKILLs this process at the N-th pass of `point`.
 CRASH_ENV = "CURMAIL_CRASH_AT"
@@ -146,10 +141,6 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _setting(settings: Settings, name: str, default: Any) -> Any:
-    return getattr(settings.smtp, name, default)
-
-
 def _read(path: str, *, link: bool = False) -> str:
     try:
         return os.readlink(path) if link else Path(path).read_text().strip()
@@ -187,9 +178,9 @@ class _Run:
         self.clock = clock
         self.owner = owner.replace("|", "_")
         self.report = SendReport()
-        self.batch_size = int(_setting(settings, "batch_size", BATCH_SIZE))
-        self.lease = timedelta(seconds=float(_setting(settings, "claim_lease_seconds", CLAIM_LEASE_SECONDS)))
-        self.durable_every = int(_setting(settings, "durable_every", DURABLE_EVERY))
+        self.batch_size = settings.smtp.batch_size
+        self.lease = timedelta(seconds=settings.smtp.claim_lease_seconds)
+        self.durable_every = settings.smtp.durable_every
         self.since_durable = 0
         self.lease_refreshed = clock()
         self.smtp: aiosmtplib.SMTP | None = None
@@ -208,7 +199,9 @@ class _Run:
 
     def open(self) -> None:
         if self.engine.dialect.name == "sqlite":
-            self.connection = self.engine.connect()
+            # Every unit of the sender writes: take the write lock at BEGIN, so a second sender waits
+            # (busy_timeout) instead of failing when its read turns into a write.
+            self.connection = self.engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
 
     @contextmanager
     def unit(self, *, durable: bool = True) -> Iterator[Session]:
@@ -531,8 +524,8 @@ def _claimer_alive(claimed_by: str, claimed_at: datetime | None, now: datetime, 
 
 
 def _backoff(settings: Settings, attempts: int) -> timedelta:
-    low = float(_setting(settings, "retry_min_seconds", RETRY_MIN_SECONDS))
-    high = float(_setting(settings, "retry_max_seconds", RETRY_MAX_SECONDS))
+    low = float(settings.smtp.retry_min_seconds)
+    high = float(settings.smtp.retry_max_seconds)
     return timedelta(seconds=min(high, low * 2 ** max(0, attempts - 1)))
 
 
@@ -580,7 +573,7 @@ def _apply_problem(
     kind = outcome.kind
     expired = False
     if kind == "temporary":
-        lifetime = timedelta(hours=float(_setting(settings, "retry_lifetime_hours", RETRY_LIFETIME_HOURS)))
+        lifetime = timedelta(hours=settings.smtp.retry_lifetime_hours)
         next_at = now + _backoff(settings, row.attempts)
         if next_at > row.created_at + lifetime:
             kind, expired = "failed", True

@@ -193,9 +193,8 @@ def test_sent_copy_lands_in_the_dovecot_sent_folder(tmp_path, state, smtp_sink, 
     assert msgid.encode() in copy.raw and "\\Seen" in copy.flags
 
 
-def test_two_senders_at_once_share_the_rows_without_duplicates(db_url, state, smtp_sink, monkeypatch):
-    monkeypatch.setattr("daemon.sender.BATCH_SIZE", 3)
-    settings, factory = setup(db_url, state, smtp_sink)
+def test_two_senders_at_once_share_the_rows_without_duplicates(db_url, state, smtp_sink):
+    settings, factory = setup(db_url, state, smtp_sink, batch_size=3)  # many small claims, so they interleave
     queued = put(factory, settings, [f"user{i}@kozmo.example" for i in range(24)])
     reports = []
 
