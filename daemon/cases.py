@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.db.models import Case, CaseEvent, StoredMessage
+from daemon.workflow.states import State
 
 SYSTEM_ACTOR = "curmail"
 
@@ -40,8 +41,6 @@ OPENING_KIND: dict[str, CaseKind] = {
 # Machine mail and commands never open a case on their own; they attach when they thread.
 NEVER_OPENS = frozenset({"bounce", "auto_reply", "command"})
 
-OPEN_STATE = "new"
-CLOSED_STATES = frozenset({"closed"})  # see daemon.workflow.states
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,7 @@ def open_case(
     case = Case(
         tenant=tenant,
         kind=kind.value,
-        state=OPEN_STATE,
+        state=State.NEW,
         subject=subject[:2000],
         normalized_subject=normalized_subject[:500],
         counterpart=counterpart,

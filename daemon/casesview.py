@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from daemon.app import App
 from daemon.calendar import calendar_for
-from daemon.cases import CLOSED_STATES, format_tag
+from daemon.cases import format_tag
 from daemon.db.models import Case, CaseEvent, StoredMessage
+from daemon.workflow.states import CLOSED_STATES
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.cases import CLOSED_STATES
 from daemon.config import Settings
 from daemon.db.models import Case, OutboxMessage, StoredMessage
+from daemon.workflow.states import CLOSED_STATES
 from parsers import Classification, ParsedMessage
 from parsers.threadkeys import find_case_numbers, message_refs, normalize_subject
 
