@@ -61,6 +61,10 @@ def test_fifty_sigkills_leave_the_same_state_as_a_run_without_faults(
     env: CurmailEnv, reference: CurmailEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CURMAIL_LEASE_SECONDS", str(LEASE_SECONDS))
+    # Kills land every ~0.1 s, often while the daemon retries the same message alone, and each such
+    # kill counts as that message having stopped the daemon; at the default 3 the crash-loop guard
+    # parks a healthy message (seen in CI). The guard has its own test; here it must stay out of the way.
+    env.configure(intake={"max_attempts": 20})
     rng = random.Random(8_2026)
     env.cli("db", "upgrade")
     reference.cli("db", "upgrade")
