@@ -9,7 +9,7 @@
 * A bounce of our own letter marks its outbox row `delivery_failed_at` and tells the contact official:
   an official comment that never reached the press service is an incident.
 
-`after_dispatch` is the one hook the pipeline calls after `dispatch`: commands, bounces,
+`after_dispatch` is the one hook `daemon.dispatch.act` calls after the workflow: commands, bounces,
 acknowledgements and calendar invitations.
 """
 
@@ -28,7 +28,6 @@ from daemon.cases import CaseKind, record_event
 from daemon.db.models import Case, KeyValue, OutboxMessage, StoredMessage
 from daemon.notices import contact_addresses
 from daemon.outbox import ALERT_KINDS, enqueue
-from daemon.threader import ThreadOutcome
 from parsers import Classification, ParsedMessage
 
 log = logging.getLogger("curmail.acks")
@@ -50,8 +49,9 @@ def after_dispatch(
     row: StoredMessage,
     pm: ParsedMessage,
     classification: Classification,
-    outcome: ThreadOutcome,
     case: Case | None,
+    *,
+    opened: bool,
 ) -> Case | None:
     """Run commands, settle bounces, acknowledge new cases, and keep calendar invitations current."""
     from daemon import commands  # late: commands imports this module for the rate limit
@@ -61,7 +61,7 @@ def after_dispatch(
         case = commands.execute(session, app, row, pm, classification, case)
     elif kind == "bounce":
         on_bounce(session, app, row, classification, case, pm)
-    elif case is not None and outcome.match is None and row.case_id == case.id:
+    elif case is not None and opened and row.case_id == case.id:
         acknowledge(session, app, case, row, pm, classification)
     if case is not None:
         ics.sync(session, app, case)

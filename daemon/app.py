@@ -25,6 +25,8 @@ class App:
     sessions: sessionmaker[Session]
     clock: Clock = field(default_factory=Clock)
     tenant: str = "default"
+    # Per-application caches (the parsed messages intake keeps for the act stage): they go with the App.
+    caches: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> App:

@@ -1,4 +1,4 @@
-"""Act on a classified message: attach it to its case or open a new one, then hand it to the case's workflow.
+"""Thread a classified message into its case (intake), then hand it to the case's workflow (the act stage).
 
 Machine mail (bounces, auto-replies) and commands are only attached: bounces belong to the outbox,
 commands to the command handler, and an auto-reply must never set a workflow (or a loop) going.
@@ -44,7 +44,7 @@ def _new_case_for_closed(app: App) -> bool:
     return app.settings.workflow.new_case_for_closed
 
 
-def dispatch(
+def thread_into_case(
     session: Session,
     app: App,
     row: StoredMessage,
@@ -52,15 +52,45 @@ def dispatch(
     classification: Classification,
     outcome: ThreadOutcome,
 ) -> Case | None:
+    """Attach the message to the case found for it, or open one; None for unthreaded machine mail.
+
+    This is the intake half: it makes the case row exist, so that later messages of the same backlog
+    thread to it, but runs no workflow and writes no letter (that is `act`, the second stage).
+    """
+    now = app.clock()
+    if outcome.match is not None:
+        attach_message(session, outcome.match.case, row, at=now, how=outcome.match.how)
+        return outcome.match.case
+    if classification.kind in NEVER_OPENS:
+        return None
+    case = _open(session, app, Inbound(row=row, pm=pm, classification=classification))
+    if outcome.refused_tag is not None:
+        record_event(
+            session, case, action="tag_refused", at=now, actor=pm.from_addr or "unknown", message=row,
+            detail={"tag_case": outcome.refused_tag, "reason": "sender is not related to that case"},
+        )
+    return case
+
+
+def act(
+    session: Session,
+    app: App,
+    row: StoredMessage,
+    pm: ParsedMessage,
+    classification: Classification,
+    case: Case | None,
+    *,
+    opened: bool,
+) -> Case | None:
     """Run the workflow, then the e-mail interface's hook (commands, bounces, acknowledgements, invitations).
 
-    The hook is called here, once, so that the pipeline has one call per message; it must not call
-    `daemon.acks.after_dispatch` itself.
+    `opened` says the message opened `case` at intake. The hook is called here, once, so that the
+    pipeline has one call per message; it must not call `daemon.acks.after_dispatch` itself.
     """
     from daemon.acks import after_dispatch  # late: the interface imports the workflow modules
 
-    case = run_workflow(session, app, row, pm, classification, outcome)
-    return after_dispatch(session, app, row, pm, classification, outcome, case)
+    case = run_workflow(session, app, row, pm, classification, case, opened=opened)
+    return after_dispatch(session, app, row, pm, classification, case, opened=opened)
 
 
 def run_workflow(
@@ -69,29 +99,22 @@ def run_workflow(
     row: StoredMessage,
     pm: ParsedMessage,
     classification: Classification,
-    outcome: ThreadOutcome,
+    case: Case | None,
+    *,
+    opened: bool,
 ) -> Case | None:
-    """Thread the message into a case (or open one) and run its workflow; None for unthreaded machine mail."""
-    now = app.clock()
-    inbound = Inbound(row=row, pm=pm, classification=classification)
-    if outcome.match is not None:
-        case = outcome.match.case
-        attach_message(session, case, row, at=now, how=outcome.match.how)
-        if classification.kind in ATTACH_ONLY:
-            return case
-        if case.state in CLOSED_STATES:
-            return _closed_case_mail(session, app, case, inbound)
-        _run(session, app, case, inbound, opening=False)
-        return case
-    if classification.kind in NEVER_OPENS:
+    """Hand a threaded message to its case's workflow: the opening step, the next step, or closed-case mail."""
+    if case is None:
         return None
-    case = _open(session, app, inbound)
-    if outcome.refused_tag is not None:
-        record_event(
-            session, case, action="tag_refused", at=now, actor=pm.from_addr or "unknown", message=row,
-            detail={"tag_case": outcome.refused_tag, "reason": "sender is not related to that case"},
-        )
-    _run(session, app, case, inbound, opening=True)
+    inbound = Inbound(row=row, pm=pm, classification=classification)
+    if opened:
+        _run(session, app, case, inbound, opening=True)
+        return case
+    if classification.kind in ATTACH_ONLY:
+        return case
+    if case.state in CLOSED_STATES:
+        return _closed_case_mail(session, app, case, inbound)
+    _run(session, app, case, inbound, opening=False)
     return case
 
 

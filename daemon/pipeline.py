@@ -1,17 +1,30 @@
-"""Process stored messages: parse, classify, thread, act; park what keeps failing, never drop anything.
+"""Process stored messages in two stages, intake then act; park what keeps failing, never drop anything.
 
-Like Mailman's runners there is one try/except per message at this boundary. Unlike Mailman, the
-queue is the `message` table: a row in status `stored` is pending work. Fresh messages are processed
-in batches for speed; a message that was already tried (its attempt counter was committed before a
-crash or an error) is retried alone, so one poison message cannot take its batch-mates down with it,
-and after `intake.max_attempts` tries it is parked with its raw bytes and the error.
+Stage one (`classify_pending`, status `stored` → `classified`) is intake proper: parse, classify, and
+thread into a case, opening the case row if none matches. Stage two (`act_pending`, `classified` →
+`processed`) runs the case's workflow and the e-mail interface: assignment, deadlines, commands,
+acknowledgements and every letter. Zammad splits its mail the same way (the parser creates the
+ticket and article; notifications and triggers run in a later job), and for the same reason: after
+an outage the whole backlog is stored, threaded and visible within minutes, and the slow, letter-
+writing half catches up behind it. With no backlog the runner acts right after each intake, so a
+fresh message is acted on within a second.
+
+Like Mailman's runners there is one try/except per message at this boundary, and the queue is the
+`message` table itself. Each stage walks its status in id order once per pass. Fresh messages go in
+batches for speed; a message that was already tried (its attempt counter was committed before a crash
+or an error) is retried alone, so one poison message cannot take its batch-mates down with it, and
+after `intake.max_attempts` tries it is parked with its raw bytes and the error. The act stage keeps
+each case's messages in order: while an earlier message of a case waits for a retry, later ones of the
+same case wait too.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,30 +32,76 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.db.engine import transaction
 from daemon.db.models import MessageStatus, StoredMessage
-from daemon.dispatch import dispatch
+from daemon.dispatch import act, thread_into_case
 from daemon.errors import ParkMessage
 from daemon.notices import notify_contact
 from daemon.rules import classifier_rules
 from daemon.threader import find_case
-from parsers import classify, parse_message
+from parsers import Classification, ParsedMessage, classify, parse_message
 
 log = logging.getLogger("curmail.pipeline")
 
 BATCH = 200
+# The act stage reuses what intake parsed in this process rather than parse again; bounded by count
+# and by raw size, because a parsed message holds its decoded attachments.
+PARSED_KEEP = BATCH
+PARSED_KEEP_BYTES = 32 * 1_048_576
+
+Stage = Literal["classify", "act"]
+PENDING: dict[Stage, MessageStatus] = {"classify": MessageStatus.STORED, "act": MessageStatus.CLASSIFIED}
 
 
 @dataclass
 class ProcessReport:
-    """What one pass over pending messages did."""
+    """What one pass over pending messages did; `last_id` is where the walk stopped, to go on from there."""
 
+    classified: int = 0
     processed: int = 0
     parked: int = 0
     failed: int = 0
+    waiting: int = 0  # later messages of a case whose earlier message failed in this pass
+    seen: int = 0
+    last_id: int = 0
     case_ids: set[int] = field(default_factory=set)
 
+    def add(self, other: ProcessReport) -> None:
+        self.classified += other.classified
+        self.processed += other.processed
+        self.parked += other.parked
+        self.failed += other.failed
+        self.waiting += other.waiting
+        self.seen += other.seen
+        self.case_ids |= other.case_ids
 
-def process_row(session: Session, app: App, row: StoredMessage) -> int | None:
-    """Parse, classify, thread and act on one stored message; return its case number."""
+
+@dataclass
+class ParsedKeep:
+    """Parsed and classified messages from intake, kept for the act stage of the same process."""
+
+    entries: OrderedDict[int, tuple[int, ParsedMessage, Classification]] = field(default_factory=OrderedDict)
+    total_bytes: int = 0
+
+    def put(self, row: StoredMessage, pm: ParsedMessage, classification: Classification) -> None:
+        self.entries[row.id] = (row.size, pm, classification)
+        self.total_bytes += row.size
+        while self.entries and (len(self.entries) > PARSED_KEEP or self.total_bytes > PARSED_KEEP_BYTES):
+            size, _, _ = self.entries.popitem(last=False)[1]
+            self.total_bytes -= size
+
+    def take(self, row: StoredMessage) -> tuple[ParsedMessage, Classification] | None:
+        entry = self.entries.pop(row.id, None)
+        if entry is None:
+            return None
+        self.total_bytes -= entry[0]
+        return entry[1], entry[2]
+
+
+def _keep_for(app: App) -> ParsedKeep:
+    return cast(ParsedKeep, app.caches.setdefault("parsed", ParsedKeep()))
+
+
+def classify_row(session: Session, app: App, row: StoredMessage) -> int | None:
+    """Intake: parse, classify and thread one stored message (opening its case if none matches)."""
     settings = app.settings
     pm = parse_message(row.raw)
     classification = classify(pm, classifier_rules(settings))
@@ -53,22 +112,38 @@ def process_row(session: Session, app: App, row: StoredMessage) -> int | None:
     row.in_reply_to = (pm.in_reply_to or "")[:998] or None
     if not row.message_id or row.message_id.endswith("@curmail.invalid>"):
         row.message_id = pm.message_id[:998]
+    outcome = find_case(session, settings, pm, classification, now=app.clock(), tenant=row.tenant)
+    case = thread_into_case(session, app, row, pm, classification, outcome)
     row.details = {
         "channel": classification.channel,
         "publication_urls": list(classification.publication_urls),
         "bounced_message_id": classification.bounced_message_id,
         "no_auto_reply": classification.no_auto_reply,
         "defects": list(pm.defects)[:20],
+        "opened_case": case is not None and outcome.match is None,  # the act stage runs the opening step
     }
-    outcome = find_case(session, settings, pm, classification, now=app.clock(), tenant=row.tenant)
-    case = dispatch(session, app, row, pm, classification, outcome)
+    row.status = MessageStatus.CLASSIFIED
+    row.attempts = 0  # the act stage counts its own tries
+    _keep_for(app).put(row, pm, classification)
+    log.info("classified message", extra={"uid": row.uid, "message_id": row.message_id, "kind": row.kind,
+                                          "case": case.id if case else None})
+    return case.id if case else None
+
+
+def act_row(session: Session, app: App, row: StoredMessage) -> int | None:
+    """Act: run the case's workflow and the e-mail interface on one classified message."""
+    kept = _keep_for(app).take(row)
+    if kept is None:  # classified by an earlier run of the daemon, or pushed out of the keep
+        pm = parse_message(row.raw)
+        kept = pm, classify(pm, classifier_rules(app.settings))
+    pm, classification = kept
+    opened = bool((row.details or {}).get("opened_case"))
+    case = act(session, app, row, pm, classification, row.case, opened=opened)
     row.status = MessageStatus.PROCESSED
     row.processed_at = app.clock()
     row.error = None
-    log.info(
-        "processed message",
-        extra={"uid": row.uid, "message_id": row.message_id, "kind": row.kind, "case": case.id if case else None},
-    )
+    log.info("processed message",
+             extra={"uid": row.uid, "message_id": row.message_id, "kind": row.kind, "case": case.id if case else None})
     return case.id if case else None
 
 
@@ -88,7 +163,7 @@ def _park(session: Session, app: App, row: StoredMessage, reason: str, *, oversi
     try:
         notify_contact(
             session, app, template="oversized_parked" if oversized else "parked_alert", context=context,
-            dedupe_key=f"parked:{row.id}:{row.attempts}",
+            dedupe_key=f"parked:{row.id}:{row.status}:{row.attempts}",
         )
         savepoint.commit()
     except Exception:
@@ -96,76 +171,99 @@ def _park(session: Session, app: App, row: StoredMessage, reason: str, *, oversi
         log.exception("could not enqueue the parked-message notice", extra={"message_id": row.message_id})
 
 
-def _run_one(session: Session, app: App, row: StoredMessage, report: ProcessReport) -> None:
-    """One message inside a savepoint: success, park on purpose, or record the error for a retry."""
+def _park_before_trying(session: Session, app: App, row: StoredMessage, stage: Stage) -> bool:
+    """Park what must not be tried: an oversized message, or one whose tries killed the process."""
     limit = app.settings.mailbox.max_message_bytes
-    if row.size > limit:
+    if stage == "classify" and row.size > limit:
         head = parse_message(row.raw[:65536])  # the headers, for the notice; the body is what is too big
         row.subject, row.from_addr = head.subject[:2000], head.from_addr[:320] or None
         _park(session, app, row, f"message is {row.size / 1_048_576:.1f} MB, over the {limit / 1_048_576:.1f} MB limit",
               oversized=True)
-        report.parked += 1
-        return
-    maximum = app.settings.intake.max_attempts
-    if row.attempts > maximum:
+        return True
+    if row.attempts > app.settings.intake.max_attempts:
         # The counter is committed before each try and only an exception records the outcome, so a
         # count above the maximum means earlier tries killed the process (segfault, OOM, SIGKILL):
         # park it without trying again, or the daemon would crash-loop on it.
         _park(session, app, row, f"processing stopped the daemon {row.attempts - 1} times; not tried again "
                                  f"(the last error, if any: {row.error or 'none recorded'})")
+        return True
+    return False
+
+
+def _run_one(session: Session, app: App, row: StoredMessage, stage: Stage, report: ProcessReport) -> bool:
+    """One message inside a savepoint: success, park on purpose, or record the error for a retry.
+
+    Returns False when the message is still pending after this try (the act stage then holds back
+    the later messages of its case).
+    """
+    if _park_before_trying(session, app, row, stage):
         report.parked += 1
-        return
+        return True
     savepoint = session.begin_nested()
     try:
-        case_id = process_row(session, app, row)
+        case_id = classify_row(session, app, row) if stage == "classify" else act_row(session, app, row)
         savepoint.commit()
-        report.processed += 1
+        if stage == "classify":
+            report.classified += 1
+        else:
+            report.processed += 1
         if case_id is not None:
             report.case_ids.add(case_id)
-        return
+        return True
     except ParkMessage as exc:
         savepoint.rollback()
         _park(session, app, row, str(exc))
         report.parked += 1
-        return
+        return True
     except Exception as exc:
         savepoint.rollback()
         error = "".join(traceback.format_exception_only(exc)).strip()
-        log.exception("processing failed", extra={"uid": row.uid, "message_id": row.message_id})
+        log.exception(f"{stage} failed", extra={"uid": row.uid, "message_id": row.message_id})
     if row.attempts >= app.settings.intake.max_attempts:
         _park(session, app, row, f"failed {row.attempts} times; last error: {error}")
         report.parked += 1
-    else:
-        row.error = error[:4000]
-        report.failed += 1
+        return True
+    row.error = error[:4000]
+    report.failed += 1
+    return False
 
 
-def process_pending(app: App, *, limit: int | None = None) -> ProcessReport:
-    """Process every message in status `stored`; safe to call at any time, from any number of runs."""
-    report = ProcessReport()
-    while limit is None or report.processed + report.parked + report.failed < limit:
+def _walk(app: App, stage: Stage, *, limit: int | None, after_id: int) -> ProcessReport:
+    """One pass over the stage's queue in id order, from `after_id`, looking at up to `limit` messages."""
+    report = ProcessReport(last_id=after_id)
+    held: set[int] = set()  # cases whose earlier message is still pending in this pass (act stage only)
+    while limit is None or report.seen < limit:
+        size = BATCH if limit is None else min(BATCH, limit - report.seen)
         with transaction(app.sessions) as session:
             pending = session.execute(
-                select(StoredMessage.id, StoredMessage.attempts)
-                .where(StoredMessage.status == MessageStatus.STORED, StoredMessage.tenant == app.tenant)
+                select(StoredMessage.id, StoredMessage.attempts, StoredMessage.case_id)
+                .where(StoredMessage.status == PENDING[stage], StoredMessage.tenant == app.tenant,
+                       StoredMessage.id > report.last_id)
                 .order_by(StoredMessage.id)
-                .limit(BATCH)
+                .limit(size)
             ).all()
         if not pending:
             break
-        fresh = [mid for mid, attempts in pending if attempts == 0]
-        retried = [mid for mid, attempts in pending if attempts > 0]
-        before = report.processed + report.parked + report.failed
-        if fresh:
-            _process_ids(app, fresh, report)
-        for mid in retried:
-            _process_ids(app, [mid], report)
-        if report.processed + report.parked + report.failed == before or (report.failed and not fresh):
-            break  # only failing retries are left: they wait for the next pass
+        report.seen += len(pending)
+        report.last_id = pending[-1].id
+        fresh: list[int] = []
+        for message_id, attempts, case_id in pending:
+            if case_id is not None and case_id in held:
+                report.waiting += 1
+                continue
+            if attempts == 0:
+                fresh.append(message_id)
+                continue
+            _process_ids(app, fresh, stage, report, held)  # in id order: a case's earlier mail first
+            fresh = []
+            _process_ids(app, [message_id], stage, report, held)
+        _process_ids(app, fresh, stage, report, held)
     return report
 
 
-def _process_ids(app: App, ids: list[int], report: ProcessReport) -> None:
+def _process_ids(app: App, ids: list[int], stage: Stage, report: ProcessReport, held: set[int]) -> None:
+    if not ids:
+        return
     # Count the attempt durably first: if the process dies on one of these messages, the next pass
     # sees attempts > 0 and retries each alone, parking the one that keeps killing us.
     with transaction(app.sessions) as session:
@@ -174,8 +272,30 @@ def _process_ids(app: App, ids: list[int], report: ProcessReport) -> None:
         )
     with transaction(app.sessions) as session:
         rows = session.scalars(
-            select(StoredMessage).where(StoredMessage.id.in_(ids), StoredMessage.status == MessageStatus.STORED)
+            select(StoredMessage).where(StoredMessage.id.in_(ids), StoredMessage.status == PENDING[stage])
             .order_by(StoredMessage.id)
         ).all()
         for row in rows:
-            _run_one(session, app, row, report)
+            if stage == "act" and row.case_id is not None and row.case_id in held:
+                row.attempts -= 1  # counted above but not tried: the case's earlier message failed
+                report.waiting += 1
+                continue
+            if not _run_one(session, app, row, stage, report) and stage == "act" and row.case_id is not None:
+                held.add(row.case_id)
+
+
+def classify_pending(app: App, *, limit: int | None = None, after_id: int = 0) -> ProcessReport:
+    """Intake: parse, classify and thread every message in status `stored`; safe to call at any time."""
+    return _walk(app, "classify", limit=limit, after_id=after_id)
+
+
+def act_pending(app: App, *, limit: int | None = None, after_id: int = 0) -> ProcessReport:
+    """Act on every message in status `classified`, each case's messages in the order they arrived."""
+    return _walk(app, "act", limit=limit, after_id=after_id)
+
+
+def process_pending(app: App) -> ProcessReport:
+    """Both stages over everything pending: `curmail replay`, the demo and the tests use this."""
+    report = classify_pending(app)
+    report.add(act_pending(app))
+    return report

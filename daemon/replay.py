@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 
 from daemon.app import App
 from daemon.db.engine import transaction
@@ -35,6 +35,9 @@ def replay_parked(app: App) -> ProcessReport:
         session.execute(
             update(StoredMessage)
             .where(StoredMessage.status == MessageStatus.PARKED, StoredMessage.tenant == app.tenant)
-            .values(status=MessageStatus.STORED, attempts=0)
+            # A message parked in the act stage is already threaded (it has a kind): act on it again;
+            # one parked at intake goes through intake again.
+            .values(attempts=0, status=case((StoredMessage.kind.is_not(None), MessageStatus.CLASSIFIED),
+                                            else_=MessageStatus.STORED))
         )
     return process_pending(app)

@@ -42,7 +42,7 @@ from daemon.db.engine import transaction
 from daemon.errors import ConfigError, CurmailError, MailboxAuthError, MailboxError, StorageError
 from daemon.intake import endpoint, mailbox_key, poll
 from daemon.mailbox import Mailbox
-from daemon.pipeline import BATCH, process_pending
+from daemon.pipeline import BATCH, ProcessReport, act_pending, classify_pending
 from daemon.reports import contacts
 from daemon.store import mailbox_state
 
@@ -275,25 +275,37 @@ class Runner:
         return self.mailbox
 
     def intake(self) -> None:
-        """Poll once and process what came in; connection errors propagate to the caller's backoff."""
+        """Poll once, and parse, classify and thread what came in; connection errors propagate to the backoff."""
         mailbox = self._connected()
         try:
-            poll(self.app, mailbox, after_batch=self._process_some)
-            self._process_some()
+            poll(self.app, mailbox, after_batch=self._classify_some)
+            self._classify_some()
         except _Stopping:
             return
         self.last_poll_ok = time.time()
 
-    def _process_some(self) -> None:
-        """Process stored messages one bounded chunk at a time, renewing the lease in between."""
+    def act(self) -> None:
+        """Run the workflows of every classified message: after intake, so a backlog is threaded first."""
+        try:
+            self._drain(act_pending)
+        except _Stopping:
+            return
+
+    def _classify_some(self) -> None:
+        self._drain(classify_pending)
+
+    def _drain(self, stage: Callable[..., ProcessReport]) -> None:
+        """Walk a stage's queue one bounded chunk at a time, renewing the lease in between."""
+        after_id = 0
         while True:
             self._keep_lease()
-            report = process_pending(self.app, limit=BATCH)
+            report = stage(self.app, limit=BATCH, after_id=after_id)
+            after_id = report.last_id
             self.processed_total += report.processed
             self.parked_total += report.parked
             if self.stopping.is_set():
-                raise _Stopping  # what was fetched is processed; the rest stays in IMAP for the next start
-            if report.processed + report.parked + report.failed < BATCH:
+                raise _Stopping  # what was fetched is stored; the rest is picked up at the next start
+            if report.seen < BATCH:
                 return
 
     def _record_error(self, error: str) -> None:
@@ -343,6 +355,7 @@ class Runner:
         """`curmail run --once`: all pending work once, then return (the mailbox only if no one else reads it)."""
         if self._guarded("lease", self._take_lease) and self.holds_lease:
             self._guarded("intake", self.intake)
+            self._guarded("act", self.act)
         else:
             log.warning("mailbox is read by another running instance; only the periodic jobs run now")
         self.run_jobs_once()
@@ -457,8 +470,11 @@ class Runner:
                         self._mark_ready()
                         sdnotify.status(self._status_text())
                         if self.holds_lease:
+                            self._guarded("act", self.act)
                             self.run_jobs_once()  # send what the new mail caused at once, not in 15 s
                     else:
+                        if self.holds_lease:
+                            self._guarded("act", self.act)  # what was classified before IMAP failed
                         delay = self.backoff.next_delay()
                         log.info("retrying IMAP in %.0f s", delay)
                         sdnotify.status(f"IMAP unavailable; retrying in {delay:.0f} s")

@@ -43,7 +43,8 @@ class Base(DeclarativeBase):
 
 class MessageStatus(StrEnum):
     STORED = "stored"  # raw bytes committed; not yet parsed/classified/threaded
-    PROCESSED = "processed"
+    CLASSIFIED = "classified"  # parsed, classified and threaded into its case; the workflow has not run yet
+    PROCESSED = "processed"  # the case's workflow (and the e-mail interface) acted on it
     PARKED = "parked"  # could not be processed; raw bytes kept; `curmail replay --parked` re-runs it
 
 

@@ -1,9 +1,10 @@
 """A poison message never takes its batch down and is parked, with its raw bytes, after `intake.max_attempts`.
 
 Two kinds of poison: one that makes processing raise (a parser or workflow bug), and one that kills
-the process while it is being processed (a segfault in a C extension, the OOM killer). The pipeline
-counts each attempt durably before it starts (daemon/pipeline.py), so the second kind should be
-parked too instead of crashing the daemon on every start.
+the process while it is being processed (a segfault in a C extension, the OOM killer), each in either
+stage (intake's `classify_row`, the workflow's `act_row`). The pipeline counts each attempt durably
+before it starts (daemon/pipeline.py), so the second kind should be parked too instead of crashing
+the daemon on every start.
 """
 
 from __future__ import annotations
@@ -43,25 +44,29 @@ def statuses(env: CurmailEnv) -> dict[str, str]:
         return {m.message_id: m.status for m in session.scalars(select(StoredMessage))}
 
 
-def poisoned(kill: bool):
-    original = daemon.pipeline.process_row
+STAGES = ["classify_row", "act_row"]
 
-    def process_row(session, app, row):
+
+def poisoned(step: str, kill: bool):
+    original = getattr(daemon.pipeline, step)
+
+    def poisoned_step(session, app, row):
         if row.message_id == POISON:
             if kill:
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("poison: the workflow trips over this message")
         return original(session, app, row)
 
-    return process_row
+    return poisoned_step
 
 
+@pytest.mark.parametrize("step", STAGES)
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_message_that_makes_processing_raise_is_parked_and_its_batch_mates_are_processed(
-    env: CurmailEnv, monkeypatch: pytest.MonkeyPatch
+    env: CurmailEnv, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     raw = deliver_batch(env)
-    monkeypatch.setattr(daemon.pipeline, "process_row", poisoned(kill=False))
+    monkeypatch.setattr(daemon.pipeline, step, poisoned(step, kill=False))
     for minute in range(env.settings.intake.max_attempts + 1):
         env.run_once(NOW + timedelta(minutes=minute))
     found = statuses(env)
@@ -75,13 +80,14 @@ def test_a_message_that_makes_processing_raise_is_parked_and_its_batch_mates_are
     assert len(alerts) == 1
 
 
+@pytest.mark.parametrize("step", STAGES)
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_message_that_kills_the_daemon_is_parked_after_max_attempts(
-    env: CurmailEnv, monkeypatch: pytest.MonkeyPatch
+    env: CurmailEnv, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     deliver_batch(env)
     monkeypatch.setenv("CURMAIL_LEASE_SECONDS", "0.1")
-    monkeypatch.setattr(daemon.pipeline, "process_row", poisoned(kill=True))  # inherited by the forked daemons
+    monkeypatch.setattr(daemon.pipeline, step, poisoned(step, kill=True))  # inherited by the forked daemons
     for minute in range(env.settings.intake.max_attempts + 1):
         kill_after(run_in_child(env, NOW + timedelta(minutes=minute)), 20.0)  # each run ends by itself
         time.sleep(0.15)

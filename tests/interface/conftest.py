@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -10,9 +9,6 @@ from typing import Any
 
 import pytest
 
-import daemon.dispatch
-import daemon.pipeline
-from daemon.acks import after_dispatch
 from daemon.app import App
 from daemon.clock import Clock
 from daemon.db.engine import transaction
@@ -49,20 +45,6 @@ def command_mail(name: str, *, sender: str, case_id: int | None = None, reply_to
         changes["In-Reply-To"] = None  # type: ignore[assignment]
         changes["References"] = None  # type: ignore[assignment]
     return set_headers(raw, changes)
-
-
-@pytest.fixture(autouse=True)
-def _hook_wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until the pipeline calls `daemon.acks.after_dispatch` itself, wrap its dispatch with it here."""
-    if any("after_dispatch" in inspect.getsource(module) for module in (daemon.pipeline, daemon.dispatch)):
-        return  # the lead has wired it
-    original = daemon.pipeline.dispatch
-
-    def dispatch_then_hook(session, app, row, pm, classification, outcome):
-        case = original(session, app, row, pm, classification, outcome)
-        return after_dispatch(session, app, row, pm, classification, outcome, case)
-
-    monkeypatch.setattr(daemon.pipeline, "dispatch", dispatch_then_hook)
 
 
 @pytest.fixture

@@ -11,11 +11,8 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-import pytest
 from sqlalchemy import select
 
-import daemon.dispatch
-import daemon.pipeline
 from daemon.db.models import Case, CaseEvent
 from daemon.reports import obligations
 from tests.reports.seed import msk
@@ -24,22 +21,6 @@ from tests.support.env import CurmailEnv
 CONTACT = "ivanova@kozmo.example"
 SUPERVISOR = "sidorova@kozmo.example"
 CUR = "cur@example.org"
-
-
-@pytest.fixture(autouse=True)
-def _commands_wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until dispatch calls `daemon.acks.after_dispatch` itself, wrap the pipeline's dispatch with it."""
-    if "after_dispatch" in vars(daemon.pipeline) or hasattr(daemon.dispatch, "run_workflow"):
-        return  # the hook is wired: wrapping again would run every command twice
-    from daemon.acks import after_dispatch
-
-    original = daemon.pipeline.dispatch
-
-    def dispatch_then_hook(session, app, row, pm, classification, outcome):
-        case = original(session, app, row, pm, classification, outcome)
-        return after_dispatch(session, app, row, pm, classification, outcome, case)
-
-    monkeypatch.setattr(daemon.pipeline, "dispatch", dispatch_then_hook)
 
 
 def received(env: CurmailEnv, to: str) -> list[email.message.EmailMessage]:
