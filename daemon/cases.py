@@ -98,9 +98,14 @@ def open_case(
     message: StoredMessage | None,
     tenant: str = "default",
     actor: str = SYSTEM_ACTOR,
+    flush: bool = True,
     **fields: Any,
 ) -> Case:
-    """Create a case in its opening state and link the message that opened it."""
+    """Create a case in its opening state and link the message that opened it.
+
+    `flush=False` leaves the case without a number until the session flushes: intake threads a whole
+    batch and flushes once.
+    """
     case = Case(
         tenant=tenant,
         kind=kind.value,
@@ -112,9 +117,10 @@ def open_case(
         **fields,
     )
     session.add(case)
-    session.flush()
     if message is not None:
-        message.case_id = case.id
+        message.case = case  # by relationship: the foreign key is filled in when the case gets its id
+    if flush:
+        session.flush()
     record_event(
         session, case, action="opened", at=opened_at, actor=actor, to_state=case.state, message=message,
         detail={"kind": kind.value},
@@ -124,7 +130,7 @@ def open_case(
 
 def attach_message(session: Session, case: Case, message: StoredMessage, *, at: datetime, how: str) -> None:
     """Link a message to an existing case and say in the audit trail how it was threaded."""
-    message.case_id = case.id
+    message.case = case
     record_event(
         session, case, action="message_attached", at=at, actor=message.from_addr or SYSTEM_ACTOR,
         message=message, detail={"threaded_by": how, "kind": message.kind},

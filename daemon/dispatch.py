@@ -63,7 +63,7 @@ def thread_into_case(
         return outcome.match.case
     if classification.kind in NEVER_OPENS:
         return None
-    case = _open(session, app, Inbound(row=row, pm=pm, classification=classification))
+    case = _open(session, app, Inbound(row=row, pm=pm, classification=classification), flush=False)
     if outcome.refused_tag is not None:
         record_event(
             session, case, action="tag_refused", at=now, actor=pm.from_addr or "unknown", message=row,
@@ -118,7 +118,7 @@ def run_workflow(
     return case
 
 
-def _open(session: Session, app: App, inbound: Inbound) -> Case:
+def _open(session: Session, app: App, inbound: Inbound, *, flush: bool = True) -> Case:
     pm, classification, row = inbound.pm, inbound.classification, inbound.row
     kind = OPENING_KIND.get(classification.kind, CaseKind.GENERIC)
     counterpart = pm.forwarded.from_addr if kind is CaseKind.APPEAL and pm.forwarded else pm.from_addr
@@ -133,6 +133,7 @@ def _open(session: Session, app: App, inbound: Inbound) -> Case:
         tenant=row.tenant,
         channel=classification.channel,
         publication_url=classification.publication_urls[0] if classification.publication_urls else None,
+        flush=flush,
     )
 
 

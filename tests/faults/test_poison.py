@@ -50,12 +50,12 @@ STAGES = ["classify_row", "act_row"]
 def poisoned(step: str, kill: bool):
     original = getattr(daemon.pipeline, step)
 
-    def poisoned_step(session, app, row):
+    def poisoned_step(session, app, row, **batch):
         if row.message_id == POISON:
             if kill:
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("poison: the workflow trips over this message")
-        return original(session, app, row)
+        return original(session, app, row, **batch)
 
     return poisoned_step
 
