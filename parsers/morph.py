@@ -50,14 +50,12 @@ def backend_name() -> str:
     return _backend()[0]
 
 
-@lru_cache(maxsize=65536)
 def lemma(word: str) -> str:
     """Most likely normal form of a word (lower-cased, «ё» → «е»); non-Cyrillic words are only lower-cased."""
     forms = lemma_set(word)
     return forms[0]
 
 
-@lru_cache(maxsize=65536)
 def lemma_set(word: str) -> tuple[str, ...]:
     """Every normal form a word may have, most likely first: «ямы» → (ям, яма).
 
@@ -66,11 +64,32 @@ def lemma_set(word: str) -> tuple[str, ...]:
     """
     word = word.lower().replace("ё", "е")
     if not _has_cyrillic(word):
+        # Not cached: numbers, phones and ids are new in nearly every letter, and lower-casing
+        # them costs less than a cache entry that a long-running daemon would keep.
         return (word,)
+    return _cyrillic_lemma_set(word)
+
+
+# Measured (docs/RELIABILITY.md, Memory): about 0.3 KB per entry, so 16,384
+# Russian word forms cost about 5 MB; a municipality's mail uses fewer distinct forms than that.
+CACHE_WORDS = 16384
+
+
+@lru_cache(maxsize=CACHE_WORDS)
+def _cyrillic_lemma_set(word: str) -> tuple[str, ...]:
     try:
         return _backend()[1](word) or (word,)
     except Exception:  # a lemmatizer failure on one odd token degrades to the token itself
         return (word,)
+
+
+def _clear_caches() -> None:
+    _cyrillic_lemma_set.cache_clear()
+
+
+# lemma and lemma_set used to be lru_caches themselves; callers that reset the cache (tests that swap
+# the backend) keep working.
+lemma.cache_clear = lemma_set.cache_clear = _clear_caches  # type: ignore[attr-defined]
 
 
 def lemmas(text: str, limit: int | None = DEFAULT_LIMIT) -> list[str]:
