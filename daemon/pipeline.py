@@ -26,8 +26,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.db.engine import transaction
@@ -42,6 +42,9 @@ from parsers import Classification, ParsedMessage, classify, parse_message
 log = logging.getLogger("curmail.pipeline")
 
 BATCH = 200
+# Intake threads fresh messages this many at a time: enough to make the per-batch queries cheap,
+# few enough that their parsed forms (decoded text and attachments) stay a few MB.
+INTAKE_BATCH = 50
 # The act stage reuses what intake parsed in this process rather than parse again; bounded by count
 # and by raw size, because a parsed message holds its decoded attachments.
 PARSED_KEEP = BATCH
@@ -100,9 +103,18 @@ def _keep_for(app: App) -> ParsedKeep:
     return cast(ParsedKeep, app.caches.setdefault("parsed", ParsedKeep()))
 
 
-def parse_and_classify(app: App, row: StoredMessage) -> tuple[ParsedMessage, Classification]:
-    pm = parse_message(row.raw)
+def parse_and_classify(app: App, raw: bytes) -> tuple[ParsedMessage, Classification]:
+    pm = parse_message(raw)
     return pm, classify(pm, classifier_rules(app.settings))
+
+
+def raw_of(session: Session, *ids: int) -> dict[int, bytes]:
+    """Raw bytes by message id, read apart from the ORM rows.
+
+    Loaded onto a row, the bytes live as long as the row, and rows sit in reference cycles with their
+    cases until a full garbage collection: at intake rates that held tens of MB.
+    """
+    return dict(session.execute(select(StoredMessage.id, StoredMessage.raw).where(StoredMessage.id.in_(ids))).all())
 
 
 def classify_row(
@@ -119,7 +131,7 @@ def classify_row(
     parse; a case opened here gets its number when the batch is flushed.
     """
     settings = app.settings
-    pm, classification = parsed or parse_and_classify(app, row)
+    pm, classification = parsed or parse_and_classify(app, raw_of(session, row.id)[row.id])
     row.kind = classification.kind
     row.reasons = list(classification.reasons)
     row.subject = pm.subject[:2000]
@@ -151,7 +163,8 @@ def classify_row(
 def act_row(session: Session, app: App, row: StoredMessage) -> Case | None:
     """Act: run the case's workflow and the e-mail interface on one classified message."""
     kept = _keep_for(app).take(row)
-    pm, classification = kept or parse_and_classify(app, row)  # none kept: an earlier run classified it
+    # None kept: an earlier run classified it, or the keep is full.
+    pm, classification = kept or parse_and_classify(app, raw_of(session, row.id)[row.id])
     opened = bool((row.details or {}).get("opened_case"))
     case = act(session, app, row, pm, classification, row.case, opened=opened)
     row.status = MessageStatus.PROCESSED
@@ -190,7 +203,8 @@ def _park_before_trying(session: Session, app: App, row: StoredMessage, stage: S
     """Park what must not be tried: an oversized message, or one whose tries killed the process."""
     limit = app.settings.mailbox.max_message_bytes
     if stage == "classify" and row.size > limit:
-        head = parse_message(row.raw[:65536])  # the headers, for the notice; the body is what is too big
+        head = parse_message(session.execute(  # the headers, for the notice; the body is what is too big
+            select(func.substr(StoredMessage.raw, 1, 65536)).where(StoredMessage.id == row.id)).scalar_one())
         row.subject, row.from_addr = head.subject[:2000], head.from_addr[:320] or None
         _park(session, app, row, f"message is {row.size / 1_048_576:.1f} MB, over the {limit / 1_048_576:.1f} MB limit",
               oversized=True)
@@ -223,7 +237,8 @@ def _classify_batch(session: Session, app: App, rows: list[StoredMessage], repor
     """
     savepoint = session.begin_nested()
     try:
-        parsed = [parse_and_classify(app, row) for row in rows]
+        raws = raw_of(session, *(row.id for row in rows))
+        parsed = [parse_and_classify(app, raws.pop(row.id)) for row in rows]
         lookup = BatchLookup(session, app.tenant, app.settings, parsed, app.clock() - SUBJECT_FALLBACK_WINDOW)
         cases = [classify_row(session, app, row, lookup=lookup, parsed=one)
                  for row, one in zip(rows, parsed, strict=True)]
@@ -318,20 +333,21 @@ def _process_ids(app: App, ids: list[int], stage: Stage, report: ProcessReport, 
         )
     with transaction(app.sessions) as session:
         query = select(StoredMessage).where(StoredMessage.id.in_(ids), StoredMessage.status == PENDING[stage])
-        if stage == "classify":
-            query = query.options(undefer(StoredMessage.raw))  # every one is parsed: one query, not one each
-        rows = session.scalars(query.order_by(StoredMessage.id)).all()
-        if stage == "classify" and len(rows) > 1 and all(row.attempts == 1 for row in rows):
-            rows = [row for row in rows if not _parked_before_trying(session, app, row, stage, report)]
-            if _classify_batch(session, app, rows, report):
-                return
-        for row in rows:
-            if stage == "act" and row.case_id is not None and row.case_id in held:
-                row.attempts -= 1  # counted above but not tried: the case's earlier message failed
-                report.waiting += 1
-                continue
-            if not _run_one(session, app, row, stage, report) and stage == "act" and row.case_id is not None:
-                held.add(row.case_id)
+        rows = list(session.scalars(query.order_by(StoredMessage.id)))
+        step = INTAKE_BATCH if stage == "classify" else len(rows)
+        for start in range(0, len(rows), step):  # in order: a part that fails goes one by one before the next
+            part = rows[start : start + step]
+            if stage == "classify" and len(part) > 1 and all(row.attempts == 1 for row in part):
+                part = [row for row in part if not _parked_before_trying(session, app, row, stage, report)]
+                if _classify_batch(session, app, part, report):
+                    continue
+            for row in part:
+                if stage == "act" and row.case_id is not None and row.case_id in held:
+                    row.attempts -= 1  # counted above but not tried: the case's earlier message failed
+                    report.waiting += 1
+                    continue
+                if not _run_one(session, app, row, stage, report) and stage == "act" and row.case_id is not None:
+                    held.add(row.case_id)
 
 
 def classify_pending(app: App, *, limit: int | None = None, after_id: int = 0) -> ProcessReport:
