@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import select
+import socket
 import ssl
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.imapclient import _parse_untagged_response
 
 from daemon.errors import ConfigError, MailboxAuthError, MailboxError, MailboxGone
 
@@ -42,6 +45,8 @@ SENT_SPECIAL_USE = b"\\Sent"
 # RFC 2177 lets a server drop an IDLE after 30 minutes; NAT boxes often drop sooner. One IDLE
 # command never lasts longer than this, whatever the caller asks.
 MAX_IDLE_SECONDS = 25 * 60
+# Once a response has begun to arrive during IDLE, the rest of its line must follow within this.
+IDLE_LINE_SECONDS = 30.0
 
 # Batches bounded by count and by bytes keep memory flat however large the backlog.
 FETCH_BATCH_COUNT = 200
@@ -421,10 +426,10 @@ class Mailbox:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
-                    batch = client.idle_check(timeout=remaining)
+                    batch = _idle_check(client, remaining)
                     if not batch and deadline - time.monotonic() > 0.05:
-                        # Readable yet nothing parsed: imapclient swallows EOF here. Ending the
-                        # IDLE finds out whether the link is still there (else MailboxGone).
+                        # Readable yet nothing parsed: ending the IDLE finds out whether the
+                        # link is still there (else MailboxGone).
                         break
                     responses += batch
                     if any(_is_bye(r) for r in batch):
@@ -435,6 +440,44 @@ class Mailbox:
                     _, tail = client.idle_done()
                     responses += tail
         return _reports_new_mail(responses)
+
+
+def _idle_check(client: imapclient.IMAPClient, timeout: float) -> list[tuple]:
+    """The untagged responses that arrive within `timeout` seconds during IDLE, read as whole lines.
+
+    imapclient's own idle_check reads from a non-blocking socket, so a response that arrives in two
+    TCP segments is cut in two and the second half fails to parse (imapclient #519, seen with
+    Dovecot in #464). Here the wait is a select() and the reading is blocking, with a timeout.
+    """
+    imap = client._imap  # imaplib underneath: its buffered reader may already hold the next line
+    sock = client.socket()
+    try:
+        if not _input_waiting(imap, sock):
+            readable, _, _ = select.select([sock], [], [], timeout)
+            if not readable:
+                return []
+        sock.settimeout(IDLE_LINE_SECONDS)  # data has begun: the rest of its line is on its way
+        responses = [_parse_untagged_response(imap._get_line())]
+        while _input_waiting(imap, sock):
+            sock.settimeout(IDLE_LINE_SECONDS)
+            responses.append(_parse_untagged_response(imap._get_line()))
+        return responses
+    finally:
+        client._set_read_timeout()
+
+
+def _input_waiting(imap: Any, sock: socket.socket) -> bool:
+    """Whether a response is already readable, without waiting: buffered, decrypted, or on the socket."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    sock.settimeout(0)
+    try:
+        if imap.file.peek(1):  # imaplib's buffered reader of the socket
+            return True
+    except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
+        pass
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
 
 
 def _reports_new_mail(responses: Sequence[tuple]) -> bool:
