@@ -57,7 +57,7 @@ def child_baseline(port: int, user: str, password: str) -> dict[str, float]:
     return {"count": count, "seconds": elapsed, "rate": count / elapsed, "rss_mb": _peak_rss_mb()}
 
 
-def child_intake(port: int, user: str, password: str, workdir: str) -> dict[str, float]:
+def child_intake(port: int, user: str, password: str, workdir: str, act: bool = True) -> dict[str, float]:
     """curmail's whole intake (fetch, store, parse, classify, thread, commit, flag), then the act stage."""
     from sqlalchemy import func, select
 
@@ -86,6 +86,12 @@ def child_intake(port: int, user: str, password: str, workdir: str) -> dict[str,
         count = session.scalar(select(func.count(StoredMessage.id)))
         classified = session.scalar(select(func.count(StoredMessage.id))
                                     .where(StoredMessage.status == MessageStatus.CLASSIFIED))
+    result = {"count": count, "seconds": elapsed, "rate": count / elapsed, "rss_mb": intake_rss}
+    if classified != count:
+        raise RuntimeError(f"{count} stored, {classified} classified by intake")
+    if not act:
+        runner._close()
+        return result
     # The act stage (workflows, acknowledgements, invitations: ~3 letters per new case) comes after
     # the backlog is threaded; timed apart, and together for the end-to-end figure.
     start = time.perf_counter()
@@ -95,10 +101,10 @@ def child_intake(port: int, user: str, password: str, workdir: str) -> dict[str,
         processed = session.scalar(select(func.count(StoredMessage.id))
                                    .where(StoredMessage.status == MessageStatus.PROCESSED))
     runner._close()
-    if classified != count or processed != count:
-        raise RuntimeError(f"{count} stored, {classified} classified by intake, {processed} processed after acting")
-    return {"count": count, "seconds": elapsed, "rate": count / elapsed, "rss_mb": intake_rss,
-            "act_seconds": acting, "end_to_end_rate": count / (elapsed + acting), "end_rss_mb": _peak_rss_mb()}
+    if processed != count:
+        raise RuntimeError(f"{count} stored, {processed} processed after acting")
+    return {**result, "act_seconds": acting, "end_to_end_rate": count / (elapsed + acting),
+            "end_rss_mb": _peak_rss_mb()}
 
 
 def _child(kind: str, *args: str) -> dict[str, float]:
@@ -121,12 +127,13 @@ def _fresh_backlog(server, raws: list[bytes]) -> tuple[str, str]:
 
 def measure_throughput(server, raws: list[bytes], runs: int) -> tuple[list[dict], list[dict]]:
     baselines, intakes = [], []
-    for _ in range(runs):
+    for run in range(runs):
         user, password = _fresh_backlog(server, raws)
         baselines.append(_child("baseline", str(server.port), user, password))
         user, password = _fresh_backlog(server, raws)
         with tempfile.TemporaryDirectory() as workdir:
-            intakes.append(_child("intake", str(server.port), user, password, workdir))
+            # The act stage takes minutes at 10,000 messages: its end-to-end figure is from the first run.
+            intakes.append(_child("intake", str(server.port), user, password, workdir, "act" if run == 0 else "-"))
     return baselines, intakes
 
 
@@ -286,11 +293,11 @@ def run(runs: int = 3, n: int = 10_000, latency_signals: int = 200) -> list[Figu
         intake_rate = statistics.median(i["rate"] for i in intakes)
         figures.append(Figure(f"intake throughput, {n} msgs (msg/s)", intake_rate, base_rate, ">= 0.8x"))
         figures.append(Figure("  then the act stage: intake + act, end to end (msg/s)",
-                              statistics.median(i["end_to_end_rate"] for i in intakes), base_rate, "(no target)"))
+                              intakes[0]["end_to_end_rate"], baselines[0]["rate"], "(no target; first run)"))
         figures.append(Figure("intake peak RSS (MB)", statistics.median(i["rss_mb"] for i in intakes),
                               None, "<= 200 MB"))
         figures.append(Figure("  peak RSS after the act stage too (MB)",
-                              statistics.median(i["end_rss_mb"] for i in intakes), None, "<= 200 MB"))
+                              intakes[0]["end_rss_mb"], None, "<= 200 MB"))
         _, small_intakes = measure_throughput(server, small, 1)
         figures.append(Figure(f"intake peak RSS, {len(small)} msgs vs {n} (MB)",
                               statistics.median(i["rss_mb"] for i in intakes), small_intakes[0]["rss_mb"],
@@ -319,7 +326,7 @@ def main() -> None:
         print(json.dumps(child_baseline(int(rest[0]), rest[1], rest[2])))
         return
     if args.child == "intake":
-        print(json.dumps(child_intake(int(rest[0]), rest[1], rest[2], rest[3])))
+        print(json.dumps(child_intake(int(rest[0]), rest[1], rest[2], rest[3], act=rest[4:5] == ["act"])))
         return
     print_table(run(args.runs, args.n, args.latency), f"intake (median of {args.runs} runs)")
 
