@@ -302,6 +302,14 @@ def _walk(app: App, stage: Stage, *, limit: int | None, after_id: int) -> Proces
     """One pass over the stage's queue in id order, from `after_id`, looking at up to `limit` messages."""
     report = ProcessReport(last_id=after_id)
     held: set[int] = set()  # cases whose earlier message is still pending in this pass (act stage only)
+    if stage == "act" and after_id:
+        # A pass resumed after `after_id` (the runner walks in chunks): messages left behind there
+        # are still waiting, and their cases' later mail must wait for them.
+        with app.sessions() as session:
+            held = set(session.scalars(
+                select(StoredMessage.case_id).distinct().where(
+                    StoredMessage.status == MessageStatus.CLASSIFIED, StoredMessage.tenant == app.tenant,
+                    StoredMessage.id <= after_id, StoredMessage.case_id.is_not(None))))
     while limit is None or report.seen < limit:
         size = BATCH if limit is None else min(BATCH, limit - report.seen)
         with transaction(app.sessions) as session:

@@ -130,3 +130,23 @@ def test_a_message_parked_while_acting_is_replayed_into_the_same_case(
         assert session.scalar(select(Case.id)) == parked.case_id
         assert len(session.scalars(select(Case)).all()) == 1
         assert session.scalars(select(OutboxMessage.kind).where(OutboxMessage.kind == "refutation_new")).first()
+
+
+def test_a_pass_resumed_in_chunks_still_holds_the_later_mail_of_a_waiting_case(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_signal_and_follow_up(flow)
+    classify_pending(flow.app)
+    original = daemon.pipeline.act_row
+
+    def flaky(session, app, row):
+        if row.message_id == SIGNAL_ID:
+            raise RuntimeError("the workflow trips")
+        return original(session, app, row)
+
+    monkeypatch.setattr(daemon.pipeline, "act_row", flaky)
+    first = act_pending(flow.app, limit=1)  # the runner walks the queue a chunk at a time
+    second = act_pending(flow.app, limit=1, after_id=first.last_id)
+
+    assert (first.failed, second.processed, second.waiting) == (1, 0, 1)
+    assert statuses(flow) == [MessageStatus.CLASSIFIED] * 2
