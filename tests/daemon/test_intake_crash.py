@@ -31,12 +31,12 @@ def start_daemon(env: CurmailEnv, log_path: Path) -> subprocess.Popen[bytes]:
 
 
 def message_ids_in_db(env: CurmailEnv) -> list[str]:
-    with env.app().sessions() as session:
+    with env.reader().sessions() as session:
         return list(session.scalars(select(StoredMessage.message_id)))
 
 
 def statuses(env: CurmailEnv) -> set[str]:
-    with env.app().sessions() as session:
+    with env.reader().sessions() as session:
         return set(session.scalars(select(StoredMessage.status)))
 
 

@@ -40,7 +40,7 @@ def deliver_batch(env: CurmailEnv) -> bytes:
 
 
 def statuses(env: CurmailEnv) -> dict[str, str]:
-    with env.app().sessions() as session:
+    with env.reader().sessions() as session:
         return {m.message_id: m.status for m in session.scalars(select(StoredMessage))}
 
 

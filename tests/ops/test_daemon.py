@@ -26,7 +26,7 @@ def listener(tmp_path: Path) -> Iterator[NotifyListener]:
 
 
 def _count(env: CurmailEnv, *where) -> int:
-    app = env.app()
+    app = env.reader()
     with app.sessions() as session:
         return session.scalar(select(func.count()).select_from(StoredMessage).where(*where)) or 0
 

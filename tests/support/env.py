@@ -32,6 +32,7 @@ class CurmailEnv:
     config_path: Path = field(init=False)
     settings: Settings = field(init=False)
     apps: list[App] = field(default_factory=list)
+    _reader: App | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.configure()
@@ -55,6 +56,16 @@ class CurmailEnv:
         app = App.open(self.settings, Clock(fixed=now))
         self.apps.append(app)
         return app
+
+    def reader(self) -> App:
+        """One App for looking at the database, shared by polling helpers.
+
+        An App per call holds a pooled connection until teardown; a helper polled five times a second
+        ran PostgreSQL out of connections (max_connections 100) on a loaded machine.
+        """
+        if self._reader is None or self._reader.settings is not self.settings:
+            self._reader = self.app()
+        return self._reader
 
     def deliver(self, raw: bytes, internal_date: datetime | None = None, folder: str = "INBOX") -> None:
         self.dovecot.append(self.account.user, raw, folder=folder, internal_date=internal_date)
