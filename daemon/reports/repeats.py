@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from daemon.cases import record_event
@@ -24,6 +24,8 @@ from daemon.reports.facts import CaseFacts, facts_of
 from daemon.reports.settings import repeat_window
 
 ACTION = "repeat_detected"
+# The earlier appeals a repeat links to, the latest first: enough to show the pattern to the assignee.
+REPEAT_LINKS = 10
 
 
 def is_repeat_of(case: CaseFacts, earlier: CaseFacts, window: timedelta) -> bool:
@@ -91,7 +93,10 @@ def repeat_keys(own: CaseFacts) -> list[str]:
 
 
 def find_repeats(session: Session, case: Case, settings: Settings) -> list[int]:
-    """Numbers of the earlier appeals that `case` (an appeal with its data set) repeats, oldest first.
+    """Numbers of the latest `REPEAT_LINKS` earlier appeals that `case` repeats, oldest first.
+
+    Linking every earlier one made a long chain quadratic: the hundredth appeal about one address
+    stored, loaded and printed a hundred cases (the memory soak of issue 8 found it).
 
     One indexed lookup of the case's keys in `case_key`, whatever the number of appeals in the window.
     """
@@ -104,13 +109,13 @@ def find_repeats(session: Session, case: Case, settings: Settings) -> list[int]:
         return []
     since = case.opened_at - repeat_window(settings)
     rows = session.execute(
-        select(CaseKey.case_id, CaseKey.opened_at).where(
-            CaseKey.tenant == case.tenant, CaseKey.key.in_(keys), CaseKey.case_id != case.id,
-            CaseKey.opened_at >= since, CaseKey.opened_at <= case.opened_at,
-        )
+        select(CaseKey.case_id, CaseKey.opened_at).distinct().where(
+            CaseKey.tenant == case.tenant, CaseKey.key.in_(keys), CaseKey.opened_at >= since,
+            or_(CaseKey.opened_at < case.opened_at,
+                and_(CaseKey.opened_at == case.opened_at, CaseKey.case_id < case.id)),
+        ).order_by(CaseKey.opened_at.desc(), CaseKey.case_id.desc()).limit(REPEAT_LINKS)
     ).all()
-    earlier = {cid: at for cid, at in rows if (at, cid) < (case.opened_at, case.id)}
-    return sorted(earlier, key=lambda cid: (earlier[cid], cid))
+    return [cid for cid, _ in reversed(rows)]
 
 
 def index_case(session: Session, case: Case) -> None:

@@ -67,3 +67,14 @@ def test_a_second_appeal_from_the_same_applicant_is_marked_a_repeat_with_its_his
     assert f"дело № {first.id} от 03.12.2026 10:00 (МСК)" in text
     first_text = plain(body_of(flow.outbox("appeal_new", first.assignee)[0]))
     assert "ПОВТОРНОЕ" not in first_text
+
+
+def test_a_long_chain_of_repeats_links_only_the_latest_ten(flow: Flow) -> None:
+    for n in range(12):  # the same applicant writes again and again, each time a new appeal
+        flow.deliver("appeal_pos.eml", at=msk(2026, 12, 3, 9, n), Message_ID=f"<chain-{n}@pos.gosuslugi.ru>",
+                     Subject=f"Обращение номер {n}")
+    cases = flow.cases()
+    assert len(cases) == 12
+    assert cases[-1].data["repeat_of"] == [c.id for c in cases[1:11]]  # the ten before it, oldest first
+    letter = flow.outbox("appeal_new")[-1]
+    assert "Ранее по этому вопросу (последние 10)" in body_of(letter)
