@@ -12,14 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from daemon.app import App
 from daemon.config import Settings
 from daemon.db.engine import transaction
-from daemon.db.models import StoredMessage
 from daemon.mailbox import ImapEndpoint, Mailbox
-from daemon.store import IncomingRaw, mailbox_state, store_messages
+from daemon.store import IncomingRaw, known_imap_uids, mailbox_state, store_messages
 
 log = logging.getLogger("curmail.intake")
 
@@ -68,15 +65,7 @@ def _fetch_new(app: App, mailbox: Mailbox, key: str, uidvalidity: int, chunk: li
                ) -> tuple[set[int], list[IncomingRaw]]:
     """The messages of a chunk of UIDs not stored yet, and the UIDs that are (to flag them again)."""
     with app.sessions() as session:  # a reader: it must not wait for the write lock the parser holds
-        known = set(
-            session.scalars(
-                select(StoredMessage.uid).where(
-                    StoredMessage.mailbox == key,
-                    StoredMessage.uidvalidity == uidvalidity,
-                    StoredMessage.uid.in_(chunk),
-                )
-            )
-        )
+        known = known_imap_uids(session, key, uidvalidity, chunk)
     to_fetch = [u for u in chunk if u not in known]
     return known, [IncomingRaw(raw=m.raw, internal_date=m.internal_date, uid=m.uid) for m in mailbox.fetch(to_fetch)]
 

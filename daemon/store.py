@@ -69,6 +69,19 @@ def mailbox_state(session: Session, mailbox: str, tenant: str = "default") -> Ma
     return state
 
 
+def known_imap_uids(session: Session, mailbox: str, uidvalidity: int | None, uids: Sequence[int]) -> set[int]:
+    """Which of these UIDs of the folder are stored already."""
+    return set(
+        session.scalars(
+            select(StoredMessage.uid).where(
+                StoredMessage.mailbox == mailbox,
+                StoredMessage.uidvalidity == uidvalidity,
+                StoredMessage.uid.in_(uids),
+            )
+        )
+    )
+
+
 def store_messages(
     session: Session,
     *,
@@ -84,18 +97,8 @@ def store_messages(
     A re-fetch after a crash is absorbed by the (mailbox, uidvalidity, uid) key. After a UIDVALIDITY
     change every UID is new, so `dedupe_by_content` also matches Message-ID plus sha256 (RFC 3501 §2.3.1.1).
     """
-    known_uids: set[int] = set()
     uids = [m.uid for m in messages if m.uid is not None]
-    if mailbox is not None and uids:
-        known_uids = set(
-            session.scalars(
-                select(StoredMessage.uid).where(
-                    StoredMessage.mailbox == mailbox,
-                    StoredMessage.uidvalidity == uidvalidity,
-                    StoredMessage.uid.in_(uids),
-                )
-            )
-        )
+    known_uids = known_imap_uids(session, mailbox, uidvalidity, uids) if mailbox is not None and uids else set()
     hashed = [(m, hashlib.sha256(m.raw).hexdigest()) for m in messages if m.uid not in known_uids or m.uid is None]
     known_content: set[tuple[str, str]] = set()
     if dedupe_by_content and hashed:

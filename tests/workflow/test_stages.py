@@ -36,6 +36,19 @@ def store_signal_and_follow_up(flow: Flow) -> None:
           In_Reply_To=SIGNAL_ID, References=SIGNAL_ID)
 
 
+def trip_on_the_signal(monkeypatch: pytest.MonkeyPatch):
+    """Make acting on the signal raise; returns the real act_row, to put back."""
+    original = daemon.pipeline.act_row
+
+    def flaky(session, app, row):
+        if row.message_id == SIGNAL_ID:
+            raise RuntimeError("the workflow trips")
+        return original(session, app, row)
+
+    monkeypatch.setattr(daemon.pipeline, "act_row", flaky)
+    return original
+
+
 def statuses(flow: Flow) -> list[str]:
     return [m.status for m in flow.messages()]
 
@@ -68,14 +81,7 @@ def test_the_act_stage_holds_a_cases_later_mail_while_its_earlier_mail_waits_for
 ) -> None:
     store_signal_and_follow_up(flow)
     classify_pending(flow.app)
-    original = daemon.pipeline.act_row
-
-    def flaky(session, app, row):
-        if row.message_id == SIGNAL_ID:
-            raise RuntimeError("the workflow trips, once")
-        return original(session, app, row)
-
-    monkeypatch.setattr(daemon.pipeline, "act_row", flaky)
+    original = trip_on_the_signal(monkeypatch)
     report = act_pending(flow.app)
 
     assert (report.processed, report.failed, report.waiting) == (0, 1, 1)
@@ -137,14 +143,7 @@ def test_a_pass_resumed_in_chunks_still_holds_the_later_mail_of_a_waiting_case(
 ) -> None:
     store_signal_and_follow_up(flow)
     classify_pending(flow.app)
-    original = daemon.pipeline.act_row
-
-    def flaky(session, app, row):
-        if row.message_id == SIGNAL_ID:
-            raise RuntimeError("the workflow trips")
-        return original(session, app, row)
-
-    monkeypatch.setattr(daemon.pipeline, "act_row", flaky)
+    trip_on_the_signal(monkeypatch)
     first = act_pending(flow.app, limit=1)  # the runner walks the queue a chunk at a time
     second = act_pending(flow.app, limit=1, after_id=first.last_id)
 
