@@ -66,25 +66,17 @@ class CaseLookup:
 
     def ours(self, refs: Sequence[str]) -> Case | None:
         """The case of the nearest of `refs` that is one of our outgoing letters."""
-        found = dict(self.session.execute(
-            select(OutboxMessage.message_id, OutboxMessage.case_id).where(
-                OutboxMessage.message_id.in_(refs), OutboxMessage.case_id.is_not(None),
-                OutboxMessage.tenant == self.tenant,
-            )
-        ).all())
-        return self._nearest(refs, found)
+        return self._nearest(refs, OutboxMessage)
 
     def stored(self, refs: Sequence[str]) -> Case | None:
         """The case of the nearest of `refs` that is a message we received."""
-        found = dict(self.session.execute(
-            select(StoredMessage.message_id, StoredMessage.case_id).where(
-                StoredMessage.message_id.in_(refs), StoredMessage.case_id.is_not(None),
-                StoredMessage.tenant == self.tenant,
-            )
-        ).all())
-        return self._nearest(refs, found)
+        return self._nearest(refs, StoredMessage)
 
-    def _nearest(self, refs: Sequence[str], found: dict[str, int | None]) -> Case | None:
+    def _nearest(self, refs: Sequence[str], model: type[OutboxMessage] | type[StoredMessage]) -> Case | None:
+        found = dict(self.session.execute(
+            select(model.message_id, model.case_id).where(
+                model.message_id.in_(refs), model.case_id.is_not(None), model.tenant == self.tenant)
+        ).all())
         for ref in refs:
             if found.get(ref) is not None:
                 return self.session.get(Case, found[ref])
