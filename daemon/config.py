@@ -159,7 +159,7 @@ class MailboxSettings(_Secret):
     idle: bool = True
     idle_renew_seconds: int = Field(default=300, ge=10, le=1740)  # RFC 2177: re-issue within 29 minutes
     poll_interval_seconds: int = Field(default=60, ge=1)
-    batch_size: int = Field(default=200, ge=1, le=5000)
+    batch_size: int = Field(default=100, ge=1, le=5000)  # two are in memory at once: see the example config
     max_message_bytes: int = Field(default=35 * 1024 * 1024, ge=1024)
     # Several instances: only the holder of this mailbox's lease reads it; another takes over this long
     # after the holder stops renewing (keep it well above timeout_seconds).
@@ -259,6 +259,9 @@ class MailSettings(_Section):
 
 class IntakeSettings(_Section):
     max_attempts: int = Field(default=3, ge=1, le=20)  # Mailman's MAX_BAK_COUNT: then park
+    # A poll that finds at least this many new messages parses them in a worker process on another
+    # core while the daemon stores and threads (daemon/parseahead.py); 0 turns the worker off.
+    parse_worker_from: int = Field(default=100, ge=0)
 
 
 class CalendarSettingsModel(_Section):

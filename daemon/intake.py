@@ -16,6 +16,8 @@ from daemon.app import App
 from daemon.config import Settings
 from daemon.db.engine import transaction
 from daemon.mailbox import ImapEndpoint, Mailbox
+from daemon.parseahead import ParseAhead, can_fork
+from daemon.rules import classifier_rules
 from daemon.store import IncomingRaw, known_imap_uids, mailbox_state, store_messages
 
 log = logging.getLogger("curmail.intake")
@@ -61,13 +63,24 @@ def _candidates(mailbox: Mailbox, settings: Settings, last_uid: int) -> list[int
     return mailbox.uids_after(last_uid)
 
 
-def _fetch_new(app: App, mailbox: Mailbox, key: str, uidvalidity: int, chunk: list[int]
-               ) -> tuple[set[int], list[IncomingRaw]]:
+def _fetch_new(app: App, mailbox: Mailbox, key: str, uidvalidity: int, chunk: list[int],
+               ahead: ParseAhead | None = None) -> tuple[set[int], list[IncomingRaw]]:
     """The messages of a chunk of UIDs not stored yet, and the UIDs that are (to flag them again)."""
     with app.sessions() as session:  # a reader: it must not wait for the write lock the parser holds
         known = known_imap_uids(session, key, uidvalidity, chunk)
     to_fetch = [u for u in chunk if u not in known]
-    return known, [IncomingRaw(raw=m.raw, internal_date=m.internal_date, uid=m.uid) for m in mailbox.fetch(to_fetch)]
+    incoming = [IncomingRaw(raw=m.raw, internal_date=m.internal_date, uid=m.uid) for m in mailbox.fetch(to_fetch)]
+    if ahead is not None:
+        ahead.submit([m.raw for m in incoming])  # parsed on the other core while this chunk is stored
+    return known, incoming
+
+
+def _parse_ahead(app: App, new_messages: int) -> ParseAhead | None:
+    """A parse worker for a backlog this large, or None (a few messages: in-process is quicker)."""
+    threshold = app.settings.intake.parse_worker_from
+    if not threshold or new_messages < threshold or not can_fork():
+        return None
+    return ParseAhead(classifier_rules(app.settings))
 
 
 def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = None) -> PollResult:
@@ -94,6 +107,28 @@ def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = 
     uids = _candidates(mailbox, settings, last_uid)
     box = settings.mailbox
     chunks = [uids[start : start + box.batch_size] for start in range(0, len(uids), box.batch_size)]
+    ahead = _parse_ahead(app, len(uids))  # before the fetch thread exists: the worker is forked
+    app.caches["parse_ahead"] = ahead
+    try:
+        fetched, stored, duplicates, flagged = _store_chunks(app, mailbox, key, folder.uidvalidity, chunks,
+                                                             dedupe_by_content, ahead, after_batch)
+    finally:
+        app.caches.pop("parse_ahead", None)
+        if ahead is not None:
+            stats = app.caches["parse_worker_stats"] = ahead.close()
+            log.info("parse worker stopped", extra={"submitted": stats.submitted, "delivered": stats.delivered,
+                                                    "worker_peak_rss_mb": round(stats.worker_peak_rss_kb / 1024)})
+    if fetched or duplicates:
+        log.info("poll done", extra={"mailbox": key, "fetched": fetched, "stored": stored, "duplicates": duplicates})
+    return PollResult(fetched, stored, duplicates, flagged, changed)
+
+
+def _store_chunks(
+    app: App, mailbox: Mailbox, key: str, uidvalidity: int, chunks: list[list[int]], dedupe_by_content: bool,
+    ahead: ParseAhead | None, after_batch: Callable[[], object] | None,
+) -> tuple[int, int, int, int]:
+    """Fetch, commit, then flag each chunk; returns (fetched, stored, duplicates, flagged)."""
+    box = app.settings.mailbox
     fetched = stored = duplicates = flagged = 0
     # The next chunk is fetched in a helper thread while `after_batch` parses and threads this one:
     # the fetch mostly waits on the IMAP server, so the two overlap (the baseline of bench/intake.py
@@ -102,7 +137,7 @@ def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = 
     # and this thread touches the mailbox again only after that fetch has returned.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as prefetch:
         def fetch_chunk(index: int) -> Future[tuple[set[int], list[IncomingRaw]]]:
-            return prefetch.submit(_fetch_new, app, mailbox, key, folder.uidvalidity, chunks[index])
+            return prefetch.submit(_fetch_new, app, mailbox, key, uidvalidity, chunks[index], ahead)
 
         pending = fetch_chunk(0) if chunks else None
         for index, chunk in enumerate(chunks):
@@ -112,7 +147,7 @@ def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = 
                 result = store_messages(
                     session,
                     mailbox=key,
-                    uidvalidity=folder.uidvalidity,
+                    uidvalidity=uidvalidity,
                     messages=incoming,
                     now=app.clock(),
                     dedupe_by_content=dedupe_by_content,
@@ -131,6 +166,4 @@ def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = 
             pending = fetch_chunk(index + 1) if index + 1 < len(chunks) else None
             if after_batch is not None:
                 after_batch()
-    if fetched or duplicates:
-        log.info("poll done", extra={"mailbox": key, "fetched": fetched, "stored": stored, "duplicates": duplicates})
-    return PollResult(fetched, stored, duplicates, flagged, changed)
+    return fetched, stored, duplicates, flagged

@@ -36,6 +36,7 @@ from daemon.db.models import Case, MessageStatus, StoredMessage
 from daemon.dispatch import act, thread_into_case
 from daemon.errors import ParkMessage
 from daemon.notices import notify_contact
+from daemon.parseahead import ParseAhead
 from daemon.rules import classifier_rules
 from daemon.threader import SUBJECT_FALLBACK_WINDOW, BatchLookup, find_case
 from parsers import Classification, ParsedMessage, classify, parse_message
@@ -162,7 +163,11 @@ def classify_row(
         # batch's flush sends one executemany instead of one UPDATE per run of differing rows.
         for column in CLASSIFIED_COLUMNS:
             flag_modified(row, column)
-    _keep_for(app).put(row, pm, classification)
+    if app.caches.get("parse_ahead") is None:
+        # Kept for the act stage, which follows at once in steady state. Not in a backlog (the parse
+        # worker is on): acting starts from the oldest message, long evicted, and the keep would
+        # only add to the intake's peak memory.
+        _keep_for(app).put(row, pm, classification)
     log.info("classified message", extra={"uid": row.uid, "message_id": row.message_id, "kind": row.kind,
                                           "case": case.id if case else None,  # None too for a case opened now
                                           "opened_case": row.details["opened_case"]})
@@ -237,6 +242,15 @@ def _parked_before_trying(
     return False
 
 
+def _parses(session: Session, app: App, rows: list[StoredMessage]) -> list[tuple[ParsedMessage, Classification]]:
+    """Each row's parse: from the parse worker where it has one (daemon/parseahead.py), else done here."""
+    ahead = cast(ParseAhead | None, app.caches.get("parse_ahead"))
+    ready = [ahead.take(row.sha256) if ahead is not None else None for row in rows]
+    missing = [row.id for row, one in zip(rows, ready, strict=True) if one is None]
+    raws = raw_of(session, *missing) if missing else {}
+    return [one or parse_and_classify(app, raws.pop(row.id)) for row, one in zip(rows, ready, strict=True)]
+
+
 def _classify_batch(session: Session, app: App, rows: list[StoredMessage], report: ProcessReport) -> bool:
     """Fresh messages in one go: threading rules answered from five queries, one flush for the batch.
 
@@ -246,8 +260,7 @@ def _classify_batch(session: Session, app: App, rows: list[StoredMessage], repor
     """
     savepoint = session.begin_nested()
     try:
-        raws = raw_of(session, *(row.id for row in rows))
-        parsed = [parse_and_classify(app, raws.pop(row.id)) for row in rows]
+        parsed = _parses(session, app, rows)
         lookup = BatchLookup(session, app.tenant, app.settings, parsed, app.clock() - SUBJECT_FALLBACK_WINDOW)
         cases = [classify_row(session, app, row, lookup=lookup, parsed=one)
                  for row, one in zip(rows, parsed, strict=True)]
