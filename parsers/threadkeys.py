@@ -134,9 +134,10 @@ _TRACKING_PARAMS = {
 _HOST_ALIASES = {
     "vk.ru": "vk.com", "vkontakte.ru": "vk.com", "telegram.me": "t.me", "telegram.dog": "t.me",
     "zen.yandex.ru": "dzen.ru", "zen.yandex.com": "dzen.ru", "odnoklassniki.ru": "ok.ru",
-    "youtu.be": "youtube.com", "instagr.am": "instagram.com", "x.com": "twitter.com",
+    "youtu.be": "youtube.com", "instagr.am": "instagram.com", "x.com": "twitter.com", "vkvideo.ru": "vk.com",
 }
-_VK_POST = re.compile(r"^(wall|video|photo|clip|topic|board)(-?\d+_\d+)$")
+# A VK object in a layer (?w=, ?z=): a post, video, photo…; "_r55" is a comment under it, the same post.
+_VK_POST = re.compile(r"^(wall|video|photo|clip|topic|board)(-?\d+_\d+)(?:_r\d+)?$")
 
 
 def publication_urls(text: str) -> tuple[str, ...]:
@@ -182,15 +183,26 @@ def normalize_url(raw: str) -> str | None:
     if host == "vk.com":
         # A post opened in a layer over a page: vk.com/club1?w=wall-1_2 is the post wall-1_2.
         for key, value in query:
-            if key in ("w", "z") and _VK_POST.match(value.split("/")[0]):
-                return f"https://vk.com/{value.split('/')[0]}"
+            post = _VK_POST.match(value.split("/")[0]) if key in ("w", "z") else None
+            if post:
+                return f"https://vk.com/{post.group(1)}{post.group(2)}"
         query = []  # reply=, thread=, list=… point into the same post
+        path = path.lower()  # screen names are case-insensitive: vk.com/Kozmo is vk.com/kozmo
     elif host == "t.me":
         segments = [s for s in path.split("/") if s]
         if segments and segments[0] == "s":
             segments = segments[1:]
-        path = "/" + "/".join(segments)
+        path = "/" + "/".join(segments).lower()  # channel names are case-insensitive
         query = [(k, v) for k, v in query if k not in ("single", "comment", "thread")]
+    elif host == "ok.ru" and path.rstrip("/") == "/dk":
+        # The mobile site names the post in the query: m.ok.ru/dk?st.cmd=…&st.groupId=G&st.topicId=T.
+        params = {k.lower(): v for k, v in query}
+        topic, group, friend = params.get("st.topicid"), params.get("st.groupid"), params.get("st.friendid")
+        if topic and group:
+            return f"https://ok.ru/group/{group}/topic/{topic}"
+        if topic and friend:
+            return f"https://ok.ru/profile/{friend}/statuses/{topic}"
+        query = sorted((k, v) for k, v in query if k.lower() == "st.cmd" or re.fullmatch(r"st\.\w*id", k.lower()))
     elif host == "youtube.com":
         if parts.hostname and parts.hostname.lower().endswith("youtu.be"):
             video = path.strip("/")
