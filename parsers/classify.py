@@ -420,6 +420,9 @@ def classify(pm: ParsedMessage, rules: ClassifierRules | None = None) -> Classif
 
 
 def _unknown_reason(f: _Facts) -> str:
+    unreadable = next((d for d in f.pm.defects if d.startswith("message unreadable")), None)
+    if unreadable:  # parse_message fell back to headers or less: say so, the caller keeps the raw bytes
+        return f"unknown: {unreadable}"
     if f.from_cur:
         return "unknown: from the ЦУР, no content rule matched"
     if f.from_staff:

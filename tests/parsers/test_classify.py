@@ -519,3 +519,21 @@ def test_keywords_are_read_only_in_the_head_of_the_text() -> None:
 def test_our_echoed_subject_does_not_classify_a_reply() -> None:
     pm = cur_reply("Спасибо, получили.")  # subject: «Re: [CUR-12] Проект комментария»
     assert classify(pm).kind == Kind.UNKNOWN
+
+
+def test_a_message_the_parser_cannot_read_is_unknown_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    import parsers.parse as parse_module
+
+    def broken_tree(raw: bytes, fast: bool = True) -> None:
+        raise ValueError("simulated parser bug")
+
+    monkeypatch.setattr(parse_module, "_tree", broken_tree)
+    raw = "From: citizen@mail.example\r\nSubject: Привет\r\n\r\nДобрый день".encode()
+    pm = parse_message(raw)
+    assert pm.defects[0] == "message unreadable (ValueError: simulated parser bug)"
+    assert (pm.sha256, pm.size) == (hashlib.sha256(raw).hexdigest(), len(raw))
+    result = classify(pm)
+    assert result.kind == Kind.UNKNOWN
+    assert result.reasons[-1] == "unknown: message unreadable (ValueError: simulated parser bug)"

@@ -181,3 +181,11 @@ def test_a_word_glued_to_a_bracket_is_not_a_quote() -> None:
     assert split_reply("Итог>план: согласовано.\n\nПодробности завтра.").new_text == (
         "Итог>план: согласовано.\n\nПодробности завтра."
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(None, ""), (b"\xd0\x9e\xd0\xba\n\n> quote", "Ок"), (b"\xff\xfe", "\ufffd\ufffd"), (42, "")],
+)
+def test_extract_reply_on_what_is_not_a_str_still_gives_a_str(body: object, expected: str) -> None:
+    assert extract_reply(body) == expected  # type: ignore[arg-type]
