@@ -626,11 +626,14 @@ _ADDRESS_LINE = re.compile(
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _PHONE = re.compile(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
+# Full words in any case form too: «на улице Мира», «в переулке Школьном», «по проспекту Гагарина».
 _STREET_KIND = (
-    r"(?:ул\.|улица|пр-т|проспект|пр\.|пер\.|переулок|бульвар|б-р|пл\.|площадь|шоссе|ш\.|мкр\.?|микрорайон|"
-    r"наб\.|набережная|проезд|тупик)"
+    r"(?:ул\.|улиц(?:а|е|ы|у|ей)|пр-т|проспект(?:а|е|у|ом)?|пр\.|пер\.|переул(?:ок|ка|ке|ку)|бульвар(?:а|е|у)?|"
+    r"б-р|пл\.|площад(?:ь|и)|шоссе|ш\.|мкр\.?|микрорайон(?:а|е|у)?|наб\.|набережн(?:ая|ой|ую)|"
+    r"проезд(?:а|е|у)?|тупик(?:а|е|у)?)"
 )
-_STREET_NAME = r"[А-ЯЁ0-9][\w.-]*(?:\s+[А-ЯЁ][\w-]*)?"
+# A second word only on the same line: «на ул. Ленина\nЗдравствуйте» is not «Ленина Здравствуйте».
+_STREET_NAME = r"[А-ЯЁ0-9][\w.-]*(?:[^\S\n]+[А-ЯЁ][\w-]*)?"
 # «ул. Советская, д. 12», «улица Советская, 12», «Советская ул., д. 12а/1, кв. 3», with the town before.
 _STREET = re.compile(
     r"(?:(?:г\.|город|с\.|д\.|пос\.|пгт)\s*[А-ЯЁ][\w-]+,?\s*)?"
@@ -638,6 +641,11 @@ _STREET = re.compile(
     r"(?:(?:,\s*|\s+)(?:д\.|дом)\s*\d+[а-яА-Я]?(?:/\d+)?|,\s*\d+[а-яА-Я]?(?:/\d+)?(?!\d|[.:]\d))?"
     r"(?:\s*,?\s*(?:корп\.|к\.|стр\.)\s*\d+)?"
     r"(?:,?\s*(?:кв\.|квартира)\s*\d+)?",
+)
+# The house first, as appeals often put it: «у дома 15 по ул. Ленина», «в доме № 3 на улице Мира».
+_HOUSE_FIRST = re.compile(
+    rf"(?<!\w)(?:д\.|дом[а-я]{{0,2}})\s*№?\s*(?P<n>\d+[а-яА-Я]?(?:/\d+)?)\s+(?:по|на)\s+"
+    rf"(?P<street>{_STREET_KIND}\s*{_STREET_NAME})",
 )
 
 
@@ -698,7 +706,12 @@ def street_address(text: str) -> str | None:
         if value and not _EMAIL.search(value):  # «Адрес электронной почты: …» is not a street
             return value[:300]
     m = _STREET.search(text or "")
-    return m.group(0).strip(" ,.")[:300] if m else None
+    street = m.group(0).strip(" ,.") if m else None
+    if street is None or not re.search(r"\d", street):
+        house_first = _HOUSE_FIRST.search(text or "")
+        if house_first:  # a street with its house beats a bare street named earlier (e.g. in the subject)
+            return f"{house_first.group('street').strip(' ,.')}, д. {house_first.group('n')}"[:300]
+    return street[:300] if street else None
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
