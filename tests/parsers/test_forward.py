@@ -30,6 +30,8 @@ FORWARDS = [
     ("thunderbird_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # «Перенаправленное сообщение»
     ("yandex_ru_forward_appeal.eml", []),  # separator + «02.12.2026, 18:40, "Name" <a@b>:»
     ("mailru_ru_forward_appeal.eml", [("priem.volzhsk@mail.ru", "")]),  # «От кого:»
+    ("apple_mail_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # quoted header block with «Отправитель:»
+    ("iphone_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # «Отправлено с iPhone», then quoted «От:»
 ]
 
 
