@@ -12,14 +12,19 @@ from parsers.model import ParsedMessage
 # Reply and forward prefixes of mail clients in many languages. Zammad's two-letter regex misses
 # «Ответ:», so whole words are listed; each may be numbered: RE[3]:, Re(2):, Re^2:, RE*2:.
 _PREFIX_WORDS = (
-    "ответ", "пересл", "переслано", "отв", "на", "fwd", "fw", "fwrd", "re", "aw", "wg", "sv", "vs",
-    "antw", "doorst", "tr", "rif", "ref", "rv", "enc", "res", "odp", "pd", "vl", "vb", "r", "ynt",
-    "i", "ha", "回复", "回覆", "答复", "转发", "轉寄",
+    "ответ", "пересл", "переслано", "отв", "на", "відп", "відповідь", "fwd", "fw", "fwrd", "re", "aw", "wg",
+    "sv", "vs", "antw", "doorst", "tr", "rif", "ref", "rv", "enc", "res", "odp", "pd", "vl", "vb", "r", "ynt",
+    "ilt", "i", "ha", "svar", "atb", "pārs", "ats", "pers", "edasi", "vá", "továbbítás",
+    "απ", "σχετ", "πρθ", "תגובה", "הועבר", "رد", "إعادة توجيه", "توجيه",
+    "回复", "回覆", "答复", "转发", "轉寄", "返信", "転送", "회신", "전달",
 )
+# Each word may carry an abbreviation dot («Отв.:», «Пересл.:») and a number.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:" + "|".join(_PREFIX_WORDS) + r")\s*(?:\[\d+\]|\(\d+\)|\^\d+|\*\d+)?\s*[:：]\s*)+",
+    r"^\s*(?:(?:" + "|".join(_PREFIX_WORDS) + r")\.?\s*(?:\[\d+\]|\(\d+\)|\^\d+|\*\d+)?\s*[:：]\s*)+",
     re.IGNORECASE,
 )
+# What a removed tag can leave at the front: «Fw: [CUR-5]: Тема» → «: Тема».
+_LEADING_COLONS = re.compile(r"^\s*(?:[:：](?=\s|$)\s*)+")
 # Forwarding markers that some clients put in brackets instead: «[Fwd: …]».
 _BRACKETED_FWD = re.compile(r"^\s*\[(?:fwd?|пересл)\s*:\s*(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 # A case tag of any project, as curmail writes it: [ABC-42], [ABC #42], [ABC 42].
@@ -38,10 +43,14 @@ def normalize_subject(subject: str, tags: Sequence[str] = ()) -> str:
     for tag in tags:
         s = _tag_pattern(tag).sub(" ", s)
     s = _ANY_CASE_TAG.sub(" ", s)
+    cut = s != (subject or "")
     previous = None
     while previous != s:
         previous = s
-        s = _PREFIX.sub("", s)
+        stripped = _PREFIX.sub("", s)
+        if cut or stripped != s:  # only a colon that a removed tag or prefix left behind («:)» stays)
+            stripped = _LEADING_COLONS.sub("", stripped)
+        s = stripped
         bracketed = _BRACKETED_FWD.match(s)
         if bracketed:
             s = bracketed.group(1)

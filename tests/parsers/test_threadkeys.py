@@ -37,6 +37,15 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cur"
         ("Re: [CUR-42] Ремонт дороги", "Ремонт дороги"),
         ("[CUR #42] Re: Ремонт   дороги", "Ремонт дороги"),
         ("Ремонт дороги", "Ремонт дороги"),
+        ("Отв.: Пересл.: Ремонт дороги", "Ремонт дороги"),  # abbreviations with a dot
+        ("Відп: Ремонт дороги", "Ремонт дороги"),  # Ukrainian
+        ("ΑΠ: ΣΧΕΤ: Ремонт дороги", "Ремонт дороги"),  # Greek
+        ("תגובה: Ремонт дороги", "Ремонт дороги"),  # Hebrew
+        ("رد: إعادة توجيه: Ремонт дороги", "Ремонт дороги"),  # Arabic
+        ("返信: 転送: 회신: Ремонт дороги", "Ремонт дороги"),  # Japanese, Korean
+        ("Vá: Továbbítás: Svar: Ремонт дороги", "Ремонт дороги"),  # Hungarian, Nordic
+        ("Fw: [CUR-42]: Ремонт дороги", "Ремонт дороги"),  # the colon a removed tag leaves
+        ("Re: :) спасибо", ":) спасибо"),  # a colon that is part of the subject stays
         ("Regarding: the road", "Regarding: the road"),  # a word that only starts with "Re" stays
         ("Наличие ям: ул. Ленина", "Наличие ям: ул. Ленина"),  # «На» only as a whole prefix word
         ("", ""),
