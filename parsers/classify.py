@@ -606,7 +606,8 @@ def _command_word(line: str, words: tuple[str, ...]) -> str | None:
 
 # ---------------------------------------------------------------- applicant and address
 
-_LABEL = r"^\s*[-•*]?\s*(?:{labels})\s*[:\-–]\s*(?P<v>.+?)\s*$"
+# A label starts a line, or follows a finished sentence: «…поступило обращение. Заявитель: Сидоров А.»
+_LABEL = r"(?:^\s*[-•*]?\s*|(?<=[.!?;] ))(?:{labels})\s*[:\-–]\s*(?P<v>.+?)\s*$"
 _NAME_LINE = re.compile(
     _LABEL.format(labels=r"заявитель|фио|ф\.и\.о\.?|автор(?:\s+обращения|\s+сообщения)?|имя|от\s+кого|"
                   r"пользователь|гражданин|applicant|name"),

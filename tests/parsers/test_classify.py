@@ -542,3 +542,41 @@ def test_a_message_the_parser_cannot_read_is_unknown_with_the_reason(monkeypatch
     result = classify(pm)
     assert result.kind == Kind.UNKNOWN
     assert result.reasons[-1] == "unknown: message unreadable (ValueError: simulated parser bug)"
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "channel", "applicant", "address"),
+    [
+        (
+            "Обращение из голосовой системы обратной связи",
+            "Поступило обращение через региональную голосовую систему обратной связи.\n"
+            "Заявитель: Петров Иван Сергеевич\nТелефон: +7 927 111-22-33\nАдрес: г. Волжск, ул. Мира, д. 8\n"
+            "Текст обращения: не работает уличное освещение.",
+            "voice",
+            ("Петров Иван Сергеевич", "+79271112233"),
+            "г. Волжск, ул. Мира, д. 8",
+        ),
+        (
+            "Звонок на горячую линию",
+            "На горячую линию поступило обращение жителя. Заявитель: Сидоров А.\nАдрес: ул. Мира, д. 2",
+            "voice",
+            ("Сидоров А.", ""),
+            "ул. Мира, д. 2",
+        ),
+        (
+            "Результаты опроса",
+            "По результатам опроса жителей поступила жалоба на освещение у дома 4 по ул. Лесной.",
+            "survey",
+            ("", ""),
+            "ул. Лесной, д. 4",
+        ),
+    ],
+)
+def test_voice_and_survey_channels(
+    subject: str, text: str, channel: str, applicant: tuple[str, str], address: str
+) -> None:
+    result = classify(message(from_addr="cur@example.org", subject=subject, text=text))
+    assert (result.kind, result.channel) == (Kind.APPEAL, channel)
+    assert result.applicant is not None
+    assert (result.applicant.name, result.applicant.phone) == applicant
+    assert result.address == address
