@@ -606,12 +606,16 @@ def _command_word(line: str, words: tuple[str, ...]) -> str | None:
 
 # ---------------------------------------------------------------- applicant and address
 
-# A label starts a line, or follows a finished sentence: «…поступило обращение. Заявитель: Сидоров А.»
-_LABEL = r"(?:^\s*[-•*]?\s*|(?<=[.!?;] ))(?:{labels})\s*[:\-–]\s*(?P<v>.+?)\s*$"
+_LABEL = r"^\s*[-•*]?\s*(?:{labels})\s*[:\-–]\s*(?P<v>.+?)\s*$"
 _NAME_LINE = re.compile(
     _LABEL.format(labels=r"заявитель|фио|ф\.и\.о\.?|автор(?:\s+обращения|\s+сообщения)?|имя|от\s+кого|"
                   r"пользователь|гражданин|applicant|name"),
     re.IGNORECASE | re.MULTILINE,
+)
+# «…поступило обращение. Заявитель: Сидоров А.»: the applicant label after a finished sentence. Tried only
+# when no line starts with a label, because a lookbehind at every position costs three times the anchored search.
+_NAME_INLINE = re.compile(
+    r"(?<=[.!?;] )(?:заявитель|ф\.?и\.?о\.?)\s*[:\-–]\s*(?P<v>.+?)\s*$", re.IGNORECASE | re.MULTILINE
 )
 _EMAIL_LINE = re.compile(
     _LABEL.format(labels=r"e-?mail|эл\.?\s*почта|электронная\s+почта|адрес\s+электронной\s+почты|почта"),
@@ -652,6 +656,8 @@ _HOUSE_FIRST = re.compile(
 
 def _applicant(body: str, f: _Facts) -> Applicant:
     name = _first(_NAME_LINE, body)
+    if name is None and ("аявител" in body or "АЯВИТЕЛ" in body or "ФИО" in body or "Ф.И.О" in body):
+        name = _first(_NAME_INLINE, body)
     email_line = _first(_EMAIL_LINE, body)
     email = ""
     if email_line:
