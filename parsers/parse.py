@@ -23,6 +23,7 @@ from mailparser.utils import get_addresses
 
 from parsers.attachments import is_tnef, make_attachment, part_filename, unpack_tnef
 from parsers.decode import clean_line, decode_bytes, decode_header_value, decode_words, fix_8bit
+from parsers.flowed import unflow
 from parsers.forward import find_forwarded
 from parsers.html_text import html_to_text
 from parsers.mimetree import PARAM_FIELD_CAP, fast_tree
@@ -234,6 +235,19 @@ def _payload_bytes(part: Message) -> bytes:
     return b""
 
 
+def _param(part: Message, name: str) -> str:
+    try:
+        value = part.get_param(name)
+    except Exception:  # a malformed parameter list: as if the parameter were absent
+        return ""
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _is_flowed(part: Message) -> bool:
+    # A substring test first: the parameter parser is not free, and almost no mail is flowed.
+    return "flowed" in str(part.get("content-type", "")).lower() and _param(part, "format") == "flowed"
+
+
 def _defect_names(part: Message) -> list[str]:
     return [type(d).__name__ for d in getattr(part, "defects", ())]
 
@@ -294,7 +308,12 @@ class _Walk:
         if ctype in _BODY_TYPES and disposition != "attachment" and not filename:
             decoded = decode_bytes(_payload_bytes(part), _charset(part))
             self._note(decoded.note)
-            (self.plain if ctype == "text/plain" else self.html).append(decoded.text)
+            if ctype != "text/plain":
+                self.html.append(decoded.text)
+            elif _is_flowed(part):  # Thunderbird and others wrap at 72 columns with soft breaks
+                self.plain.append(unflow(decoded.text, _param(part, "delsp") == "yes"))
+            else:
+                self.plain.append(decoded.text)
             return
         content = _payload_bytes(part)
         if is_tnef(ctype, filename):

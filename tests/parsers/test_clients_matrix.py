@@ -276,3 +276,13 @@ def test_fast_and_full_mime_parsers_agree_on_every_client_fixture() -> None:
 
     used = [fast_and_full_agree(path.read_bytes()) for path in sorted(CLIENTS_DIR.glob("*.eml"))]
     assert sum(used) >= 40  # every well-formed client mail takes the fast path
+
+
+def test_thunderbirds_soft_line_breaks_do_not_reach_the_proposed_text() -> None:
+    raw = (CLIENTS_DIR / "thunderbird_ru_cur_proposal.eml").read_bytes().decode("utf-8")
+    assert "роща не \r\nсоответствует" in raw  # format=flowed, wrapped at 72 columns
+    proposed = (
+        "«Информация об отключении отопления в мкр. Дубовая роща не соответствует действительности. "
+        "Котельная работает в штатном режиме»."
+    )
+    assert proposed in read("thunderbird_ru_cur_proposal.eml").new_text.split("\n")
