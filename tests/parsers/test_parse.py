@@ -272,3 +272,22 @@ def test_addresses_in_angle_brackets_survive_html_conversion() -> None:
     html = "<p>Среда, 3 декабря 2026, 10:00 +03:00 от Иван <ivan@example.ru>:</p>".encode()
     pm = parse_message(b"Content-Type: text/html; charset=utf-8\r\n\r\n" + html)
     assert "<ivan@example.ru>" in pm.text
+
+
+def test_reply_to_and_return_path_are_read_with_decoded_names() -> None:
+    raw = (
+        b"Return-Path: <Bounce+ID@Lists.Cur12.ru>\r\n"
+        b"From: =?utf-8?B?0J/QtdGC0YDQvtCy0LAg0JDQvdC90LA=?= <noreply@cur12.ru>\r\n"
+        b"Reply-To: =?koi8-r?B?8MXU0s/XwSDhzs7B?= <A.Petrova@cur12.ru>,\r\n"
+        b" =?windows-1251?Q?=C4=E5=E6=F3=F0=ED=FB=E9?= <duty@cur12.ru>\r\n"
+        b"Cc: =?utf-8?B?0J/RgNC40ZHQvNC90LDRjw==?= <priem@volzhsk.ru>\r\n"
+        b"Subject: test\r\n\r\nbody\r\n"
+    )
+    pm = parse_message(raw)
+    assert pm.return_path == "bounce+id@lists.cur12.ru"
+    assert [(a.email, a.name) for a in pm.reply_to] == [
+        ("a.petrova@cur12.ru", "Петрова Анна"),
+        ("duty@cur12.ru", "Дежурный"),
+    ]
+    assert [(a.email, a.name) for a in pm.cc] == [("priem@volzhsk.ru", "Приёмная")]
+    assert (pm.from_addr, pm.from_name) == ("noreply@cur12.ru", "Петрова Анна")
