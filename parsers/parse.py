@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.parser import BytesParser
@@ -174,10 +174,34 @@ def _return_path(value: str | None) -> str | None:
     return found.group(0).lower() if found else value.strip("<>").lower()
 
 
+# Zone names Russian mail servers and scripts still write; RFC 5322 would read them as -0000 (UTC),
+# which moves a ЦУР request three hours and with it every «в течение 3 часов».
+_RUSSIAN_ZONES = {
+    "MSK": "+0300", "MSD": "+0400", "KALT": "+0200", "SAMT": "+0400", "YEKT": "+0500", "OMST": "+0600",
+    "KRAT": "+0700", "IRKT": "+0800", "YAKT": "+0900", "VLAT": "+1000", "MAGT": "+1100", "PETT": "+1200",
+}
+_ZONE_NAME = re.compile(r"(?<=\d)\s+(" + "|".join(_RUSSIAN_ZONES) + r")\s*(?:\([^)]*\))?\s*$", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 def _date(value: str | None, defects: list[str]) -> datetime | None:
     if value is None:
         return None
     value = clean_line(fix_8bit(value))
+    zone = _ZONE_NAME.search(value)
+    if zone:
+        value = value[: zone.start()] + " " + _RUSSIAN_ZONES[zone.group(1).upper()]
+    if _ISO_DATE.match(value):  # some systems write ISO 8601 instead of RFC 5322
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                defects.append("Date: no time zone; read as UTC")
+                when = when.replace(tzinfo=UTC)
+            if 1971 <= when.year <= 2100:
+                return when
     result = parse_mail_date(value)
     when: datetime | None = None
     if result.value is not None:

@@ -291,3 +291,22 @@ def test_reply_to_and_return_path_are_read_with_decoded_names() -> None:
     ]
     assert [(a.email, a.name) for a in pm.cc] == [("priem@volzhsk.ru", "Приёмная")]
     assert (pm.from_addr, pm.from_name) == ("noreply@cur12.ru", "Петрова Анна")
+
+
+@pytest.mark.parametrize(
+    ("value", "iso"),
+    [
+        ("Thu, 03 Dec 26 10:00 MSK", "2026-12-03T10:00:00+03:00"),  # Russian zone names are not UTC
+        ("Thu, 3 Dec 2026 10:00:00 msk (Moscow)", "2026-12-03T10:00:00+03:00"),
+        ("Thu, 3 Dec 2026 10:00:00 YEKT", "2026-12-03T10:00:00+05:00"),
+        ("Thu, 3 Dec 2026 10:00:00 +0300 (MSK)", "2026-12-03T10:00:00+03:00"),
+        ("2026-12-03T10:00:00+03:00", "2026-12-03T10:00:00+03:00"),  # ISO 8601 from scripts
+        ("2026-12-03T07:00:00Z", "2026-12-03T07:00:00+00:00"),
+        ("Thu, 31 Feb 2026 10:00:00 +0300", None),
+        ("Thu, 3 Dec 2026 25:61:00 +0300", None),
+    ],
+)
+def test_date_values_seen_in_russian_mail(value: str, iso: str | None) -> None:
+    pm = parse_message(f"Date: {value}\r\nSubject: x\r\n\r\nbody\r\n".encode())
+    assert (pm.date.isoformat() if pm.date else None) == iso
+    assert pm.date is None or pm.date.tzinfo is not None
