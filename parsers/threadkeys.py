@@ -107,7 +107,9 @@ def message_refs(pm: ParsedMessage) -> tuple[str, ...]:
     refs: list[str] = []
     candidates: list[str] = []
     if pm.in_reply_to:
-        candidates.extend(_ids_in(pm.in_reply_to))
+        # pm.in_reply_to keeps the first id; Exchange and iOS may list more, comma-separated.
+        raw = pm.header("in-reply-to") or ""
+        candidates.extend(_ids_in(raw) if raw.count("<") > 1 else _ids_in(pm.in_reply_to))
     for ref in reversed(pm.references):
         candidates.extend(reversed(_ids_in(ref)))
     for ref in candidates:

@@ -192,3 +192,11 @@ def test_signals_about_one_post_from_each_platforms_mobile_and_share_links_agree
     ]
     for canonical, text in same_post:
         assert set(publication_urls(text)) == {canonical}, text
+
+
+def test_every_id_of_a_comma_separated_in_reply_to_is_a_reference() -> None:
+    pm = parse_message(
+        b"Message-ID: <c@x>\r\nIn-Reply-To: <a@x>, <b@y>\r\nReferences: <r1@x>,<r2@y>\r\nSubject: t\r\n\r\nbody\r\n"
+    )
+    assert pm.in_reply_to == "<a@x>"
+    assert message_refs(pm) == ("<a@x>", "<b@y>", "<r2@y>", "<r1@x>")
