@@ -189,3 +189,15 @@ def test_a_word_glued_to_a_bracket_is_not_a_quote() -> None:
 )
 def test_extract_reply_on_what_is_not_a_str_still_gives_a_str(body: object, expected: str) -> None:
     assert extract_reply(body) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Отправлено из мобильной Яндекс Почты", "Отправлено из приложения Почта Mail.ru для Android",
+        "Отправлено с iPad", "Получить Outlook для Android", "Get Outlook for iOS", "Sent from my iPhone",
+    ],
+)
+def test_mobile_footers_are_the_signature(footer: str) -> None:
+    parts = split_reply(f"Согласовано.\n\n{footer}\n\n03.12.2026, 10:00, \"Curmail\" <c@volzhsk.ru>:\n> Проект")
+    assert (parts.new_text, parts.signature) == ("Согласовано.", footer)
