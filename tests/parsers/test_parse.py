@@ -310,3 +310,33 @@ def test_date_values_seen_in_russian_mail(value: str, iso: str | None) -> None:
     pm = parse_message(f"Date: {value}\r\nSubject: x\r\n\r\nbody\r\n".encode())
     assert (pm.date.isoformat() if pm.date else None) == iso
     assert pm.date is None or pm.date.tzinfo is not None
+
+
+def _tnef_with_html(html: str) -> bytes:
+    """A winmail.dat whose only body is PR_HTML (UTF-8, PR_INTERNET_CPID 65001), as Outlook writes HTML mail."""
+    import struct
+
+    def tnef_object(name: int, kind: int, data: bytes) -> bytes:
+        return struct.pack("<BHHI", 1, name, kind, len(data)) + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+    body = html.encode("utf-8")
+    props = (
+        struct.pack("<I", 2)
+        + struct.pack("<HHI", 0x0003, 0x3FDE, 65001)  # PR_INTERNET_CPID, PT_LONG
+        + struct.pack("<HHII", 0x0102, 0x1013, 1, len(body)) + body + b"\x00" * (-len(body) % 4)  # PR_HTML
+    )
+    return struct.pack("<IH", 0x223E9F78, 1) + tnef_object(0x9003, 0x0006, props)  # attMAPIProps
+
+
+def test_winmail_dat_with_only_an_html_body_gives_readable_text() -> None:
+    import base64
+
+    blob = _tnef_with_html("<html><body><p>Согласовано.</p><p>Можно публиковать на сайте.</p></body></html>")
+    raw = (
+        b"From: ivanova@cur12.ru\r\nSubject: RE: [CUR-31]\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: application/ms-tnef; name="winmail.dat"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(blob)
+    )
+    pm = parse_message(raw)
+    assert pm.text == "Согласовано.\n\nМожно публиковать на сайте."
+    assert pm.attachments == ()
