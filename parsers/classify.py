@@ -630,7 +630,9 @@ _ADDRESS_LINE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_PHONE = re.compile(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
+# «+7» or «8» and ten more digits, grouped any way on one line: mobile «8 (917) 123-45-67» and the
+# landlines of small towns with five-digit codes, «8 (83632) 7-11-22».
+_PHONE = re.compile(r"(?<![\d+])(?:\+7|8)(?:[ \t()\-]{0,3}\d){10}(?!\d)")
 # Full words in any case form too: «на улице Мира», «в переулке Школьном», «по проспекту Гагарина».
 _STREET_KIND = (
     r"(?:ул\.|улиц(?:а|е|ы|у|ей)|пр-т|проспект(?:а|е|у|ом)?|пр\.|пер\.|переул(?:ок|ка|ке|ку)|бульвар(?:а|е|у)?|"

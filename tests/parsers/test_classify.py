@@ -580,3 +580,20 @@ def test_voice_and_survey_channels(
     assert result.applicant is not None
     assert (result.applicant.name, result.applicant.phone) == applicant
     assert result.address == address
+
+
+@pytest.mark.parametrize(
+    ("written", "phone"),
+    [
+        ("8 (917) 123-45-67", "89171234567"),
+        ("+7 (917) 123 45 67", "+79171234567"),
+        ("8 (83632) 7-11-22", "88363271122"),  # a Козьмодемьянск landline: five-digit area code
+        ("+7 83632 71122", "+78363271122"),
+        ("8-836-32-7-11-22", "88363271122"),
+        ("8 917 123 45 678", ""),  # eleven digits after the 8: not a Russian number
+    ],
+)
+def test_applicant_phone_formats(written: str, phone: str) -> None:
+    text = f"Госуслуги. Решаем вместе.\nЗаявитель: Орлов П.\nТелефон: {written}\nТекст: мусор"
+    result = classify(message(from_addr="noreply@cur12.example.org", subject="ПОС: обращение", text=text))
+    assert result.applicant is not None and result.applicant.phone == phone
