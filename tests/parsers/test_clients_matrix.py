@@ -286,3 +286,29 @@ def test_thunderbirds_soft_line_breaks_do_not_reach_the_proposed_text() -> None:
         "Котельная работает в штатном режиме»."
     )
     assert proposed in read("thunderbird_ru_cur_proposal.eml").new_text.split("\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "urls", "due"),
+    [
+        ("outlook_ru_forward_cur_request.eml", Kind.CUR_REQUEST, (), datetime(2026, 12, 10, 18, 0, tzinfo=MSK)),
+        (
+            "gmail_ru_forward_cur_signal.eml",
+            Kind.CUR_SIGNAL,
+            ("https://ok.ru/group/70000001234567/topic/155000000123456",),
+            datetime(2026, 12, 3, 12, 5, tzinfo=MSK),  # three hours from the ЦУР's own send time
+        ),
+    ],
+)
+def test_cur_mail_that_staff_forward_is_classified_as_the_cur_mail(
+    name: str, kind: Kind, urls: tuple[str, ...], due: datetime
+) -> None:
+    pm = read(name)
+    result = classify(pm, RULES)
+    assert result.kind == kind, result.reasons
+    assert result.publication_urls == urls
+    original = pm.forwarded
+    assert original is not None and original.from_addr == "a.petrova@cur12.ru" and original.date is not None
+    deadline = extract_deadline(original.text, original.date)
+    assert deadline is not None and deadline.at == due
+    assert "Пересылаю" in pm.new_text or "пересылаю" in pm.new_text
