@@ -312,3 +312,13 @@ def test_cur_mail_that_staff_forward_is_classified_as_the_cur_mail(
     deadline = extract_deadline(original.text, original.date)
     assert deadline is not None and deadline.at == due
     assert "Пересылаю" in pm.new_text or "пересылаю" in pm.new_text
+
+
+def test_an_appeal_forwarded_as_an_attachment_names_the_citizen() -> None:
+    """Outlook's «Переслать как вложение»: the appeal is a message/rfc822 part, not a quoted block."""
+    pm = parse_message((CLIENTS_DIR.parent / "parse" / "forwarded_rfc822.eml").read_bytes())
+    result = classify(pm, RULES)
+    assert (result.kind, result.reasons[0]) == (Kind.APPEAL, "forwarded-appeal")
+    assert result.applicant is not None
+    assert (result.applicant.name, result.applicant.email) == ("Кузнецова Мария", "maria.k@yandex.ru")
+    assert result.address == "ул. Пушкина, д. 3"
