@@ -710,14 +710,15 @@ def _find_phone(text: str) -> re.Match[str] | None:
 
 def street_address(text: str) -> str | None:
     """The street address an appeal is about: a labelled «Адрес:» line, else the first «ул. …, д. N»."""
-    for m in _ADDRESS_LINE.finditer(text or ""):
+    text = text or ""
+    for m in _ADDRESS_LINE.finditer(text):
         value = m.group("v").strip()
         if value and not _EMAIL.search(value):  # «Адрес электронной почты: …» is not a street
             return value[:300]
-    m = _STREET.search(text or "")
+    m = _STREET.search(text)
     street = m.group(0).strip(" ,.") if m else None
-    if street is None or not re.search(r"\d", street):
-        house_first = _HOUSE_FIRST.search(text or "")
+    if (street is None or not re.search(r"\d", street)) and ("дом" in text or "д." in text):
+        house_first = _HOUSE_FIRST.search(text)
         if house_first:  # a street with its house beats a bare street named earlier (e.g. in the subject)
             return f"{house_first.group('street').strip(' ,.')}, д. {house_first.group('n')}"[:300]
     return street[:300] if street else None
