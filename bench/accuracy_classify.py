@@ -1,4 +1,4 @@
-"""Accuracy of classification and threading keys over ../shared/corpora: bounces and the Fedora mbox."""
+"""Accuracy of classification and threading keys over ../shared/corpora: bounces, the Fedora mbox, MIME robustness."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import html.parser
 import itertools
 import logging
 import re
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from parsers.threadkeys import message_refs, subject_key
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 BOUNCES = CORPORA / "bounces"
 THREADING = CORPORA / "threading" / "fedora-devel-mailman"
+MIME = CORPORA / "mime"
 
 
 # ---------------------------------------------------------------- bounces
@@ -176,6 +178,61 @@ def score_threading(root: Path = THREADING, subject_fallback: bool = True) -> Th
     )
 
 
+# ---------------------------------------------------------------- mime robustness
+
+
+@dataclass(frozen=True)
+class MimeScore:
+    """parse_message + classify over the malformed/unusual MIME corpus: what raised, hung or was slow."""
+
+    files: int
+    raised: tuple[str, ...]
+    hung: tuple[str, ...]  # still running after the guard's seconds: stopped, counted, not waited for
+    slowest_seconds: float
+    slowest_file: str
+    over_one_second: tuple[str, ...]
+
+
+class _Hung(Exception):
+    pass
+
+
+def score_mime(root: Path = MIME, guard_seconds: int = 10) -> MimeScore:
+    """Wall time of parse_message + classify per file; the bar is no exception and each file under 1 s."""
+    raised: list[str] = []
+    hung: list[str] = []
+    slow: list[str] = []
+    slowest, slowest_name = 0.0, ""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Hung
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        paths = sorted(root.rglob("*.eml"))
+        for path in paths:
+            name = f"{path.parent.name}/{path.name}"
+            raw = path.read_bytes()
+            signal.alarm(guard_seconds)
+            started = time.perf_counter()
+            try:
+                classify(parse_message(raw))
+            except _Hung:
+                hung.append(name)
+            except Exception as exc:  # the bar counts these; parsers/ promises there are none
+                raised.append(f"{name}: {type(exc).__name__}")
+            finally:
+                signal.alarm(0)
+            took = time.perf_counter() - started
+            if took > slowest:
+                slowest, slowest_name = took, name
+            if took >= 1.0:
+                slow.append(f"{name}: {took:.2f} s")
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return MimeScore(len(paths), tuple(raised), tuple(hung), slowest, slowest_name, tuple(slow))
+
+
 # ---------------------------------------------------------------- speed
 
 
@@ -216,6 +273,7 @@ def run() -> list[Figure]:
     threads = score_threading()
     refs_only = score_threading(subject_fallback=False)
     classify_ms, mailparser_ms = classify_speed()
+    mime = score_mime()
     return [
         Figure("bounces bsd/: share classified bounce or auto_reply", bounces.machine_share, target=">= 0.98"),
         Figure(
@@ -233,6 +291,10 @@ def run() -> list[Figure]:
         ),
         Figure("threading fedora 2010-01: threads found / in Mailman's index",
                threads.threads_found / max(threads.threads_truth, 1), target="= 1.0"),
+        Figure(f"mime/: files where parsing or classify raised or hung (of {mime.files})",
+               len(mime.raised) + len(mime.hung), target="= 0"),
+        Figure(f"mime/: slowest file, parse + classify ({mime.slowest_file})", mime.slowest_seconds,
+               target="< 1.0 each", unit="s"),
         Figure(
             "classify(): ms per message (baseline: mailparser parse)",
             classify_ms,

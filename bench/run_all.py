@@ -31,7 +31,8 @@ if str(REPO) not in sys.path:
 
 from bench.common import Figure, print_table  # noqa: E402
 
-NOT_BENCHMARKS = {"__init__", "common", "generate", "run_all"}
+# bench.parsers only regroups the figures of accuracy_text, accuracy_classify and parse_speed.
+NOT_BENCHMARKS = {"__init__", "common", "generate", "run_all", "parsers"}
 # A pass that finishes in minutes rather than an hour: smaller backlogs, fewer signals, a short soak.
 QUICK = {"intake.n": 2000, "intake.latency_signals": 50, "latency.signals": 50, "memory.seconds": 60,
          "growth.sizes": (1_000, 10_000), "growth.batch": 100, "outbox.n": 500, "parse_speed.n": 500}

@@ -373,8 +373,9 @@ class PatternRule(_Section):
     keywords: tuple[str, ...] = ()
     regexes: tuple[str, ...] = ()
     reply_only: bool = False
+    ignore: tuple[str, ...] = ()  # regexes blanked out first: «без замечаний» is no remark
 
-    @field_validator("regexes")
+    @field_validator("regexes", "ignore")
     @classmethod
     def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in value:

@@ -14,7 +14,8 @@ def classifier_rules(settings: Settings) -> ClassifierRules:
     extra: dict[str, object] = {}
     if overrides.cur_patterns is not None:
         extra["cur_patterns"] = tuple(
-            KindPatterns(kind=p.kind, name=p.name, keywords=p.keywords, regexes=p.regexes, reply_only=p.reply_only)
+            KindPatterns(kind=p.kind, name=p.name, keywords=p.keywords, regexes=p.regexes, reply_only=p.reply_only,
+                         ignore=p.ignore)
             for p in overrides.cur_patterns
         )
     if overrides.appeal_keywords is not None:

@@ -6,6 +6,7 @@ import hashlib
 from email.message import Message
 
 from parsers.decode import clean_line, decode_bytes, decode_words, fix_8bit
+from parsers.html_text import html_to_text
 from parsers.model import Attachment
 
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
@@ -48,7 +49,7 @@ def _tnef_text(value: object) -> str:
 
 
 def unpack_tnef(content: bytes) -> tuple[list[Attachment], str, str]:
-    """Files and plain body inside a TNEF blob; returns (attachments, body text, defect note or "")."""
+    """Files and body text (plain, else HTML converted) inside a TNEF blob: (attachments, text, defect note)."""
     try:
         from tnefparse import TNEF
 
@@ -67,6 +68,8 @@ def unpack_tnef(content: bytes) -> tuple[list[Attachment], str, str]:
     body = ""
     try:
         body = _tnef_text(tnef.body) if tnef.body else ""
+        if not body.strip() and tnef.htmlbody:  # Outlook's HTML mail carries only PR_HTML
+            body, _ = html_to_text(_tnef_text(tnef.htmlbody))
     except Exception:
         body = ""
     return files, body, ""

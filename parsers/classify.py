@@ -420,6 +420,9 @@ def classify(pm: ParsedMessage, rules: ClassifierRules | None = None) -> Classif
 
 
 def _unknown_reason(f: _Facts) -> str:
+    unreadable = next((d for d in f.pm.defects if d.startswith("message unreadable")), None)
+    if unreadable:  # parse_message fell back to headers or less: say so, the caller keeps the raw bytes
+        return f"unknown: {unreadable}"
     if f.from_cur:
         return "unknown: from the ЦУР, no content rule matched"
     if f.from_staff:
@@ -609,6 +612,11 @@ _NAME_LINE = re.compile(
                   r"пользователь|гражданин|applicant|name"),
     re.IGNORECASE | re.MULTILINE,
 )
+# «…поступило обращение. Заявитель: Сидоров А.»: the applicant label after a finished sentence. Tried only
+# when no line starts with a label, because a lookbehind at every position costs three times the anchored search.
+_NAME_INLINE = re.compile(
+    r"(?<=[.!?;] )(?:заявитель|ф\.?и\.?о\.?)\s*[:\-–]\s*(?P<v>.+?)\s*$", re.IGNORECASE | re.MULTILINE
+)
 _EMAIL_LINE = re.compile(
     _LABEL.format(labels=r"e-?mail|эл\.?\s*почта|электронная\s+почта|адрес\s+электронной\s+почты|почта"),
     re.IGNORECASE | re.MULTILINE,
@@ -622,12 +630,17 @@ _ADDRESS_LINE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_PHONE = re.compile(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
+# «+7» or «8» and ten more digits, grouped any way on one line: mobile «8 (917) 123-45-67» and the
+# landlines of small towns with five-digit codes, «8 (83632) 7-11-22».
+_PHONE = re.compile(r"(?<![\d+])(?:\+7|8)(?:[ \t()\-]{0,3}\d){10}(?!\d)")
+# Full words in any case form too: «на улице Мира», «в переулке Школьном», «по проспекту Гагарина».
 _STREET_KIND = (
-    r"(?:ул\.|улица|пр-т|проспект|пр\.|пер\.|переулок|бульвар|б-р|пл\.|площадь|шоссе|ш\.|мкр\.?|микрорайон|"
-    r"наб\.|набережная|проезд|тупик)"
+    r"(?:ул\.|улиц(?:а|е|ы|у|ей)|пр-т|проспект(?:а|е|у|ом)?|пр\.|пер\.|переул(?:ок|ка|ке|ку)|бульвар(?:а|е|у)?|"
+    r"б-р|пл\.|площад(?:ь|и)|шоссе|ш\.|мкр\.?|микрорайон(?:а|е|у)?|наб\.|набережн(?:ая|ой|ую)|"
+    r"проезд(?:а|е|у)?|тупик(?:а|е|у)?)"
 )
-_STREET_NAME = r"[А-ЯЁ0-9][\w.-]*(?:\s+[А-ЯЁ][\w-]*)?"
+# A second word only on the same line: «на ул. Ленина\nЗдравствуйте» is not «Ленина Здравствуйте».
+_STREET_NAME = r"[А-ЯЁ0-9][\w.-]*(?:[^\S\n]+[А-ЯЁ][\w-]*)?"
 # «ул. Советская, д. 12», «улица Советская, 12», «Советская ул., д. 12а/1, кв. 3», with the town before.
 _STREET = re.compile(
     r"(?:(?:г\.|город|с\.|д\.|пос\.|пгт)\s*[А-ЯЁ][\w-]+,?\s*)?"
@@ -636,10 +649,17 @@ _STREET = re.compile(
     r"(?:\s*,?\s*(?:корп\.|к\.|стр\.)\s*\d+)?"
     r"(?:,?\s*(?:кв\.|квартира)\s*\d+)?",
 )
+# The house first, as appeals often put it: «у дома 15 по ул. Ленина», «в доме № 3 на улице Мира».
+_HOUSE_FIRST = re.compile(
+    rf"(?<!\w)(?:д\.|дом[а-я]{{0,2}})\s*№?\s*(?P<n>\d+[а-яА-Я]?(?:/\d+)?)\s+(?:по|на)\s+"
+    rf"(?P<street>{_STREET_KIND}\s*{_STREET_NAME})",
+)
 
 
 def _applicant(body: str, f: _Facts) -> Applicant:
     name = _first(_NAME_LINE, body)
+    if name is None and ("аявител" in body or "АЯВИТЕЛ" in body or "ФИО" in body or "Ф.И.О" in body):
+        name = _first(_NAME_INLINE, body)
     email_line = _first(_EMAIL_LINE, body)
     email = ""
     if email_line:
@@ -690,12 +710,18 @@ def _find_phone(text: str) -> re.Match[str] | None:
 
 def street_address(text: str) -> str | None:
     """The street address an appeal is about: a labelled «Адрес:» line, else the first «ул. …, д. N»."""
-    for m in _ADDRESS_LINE.finditer(text or ""):
+    text = text or ""
+    for m in _ADDRESS_LINE.finditer(text):
         value = m.group("v").strip()
         if value and not _EMAIL.search(value):  # «Адрес электронной почты: …» is not a street
             return value[:300]
-    m = _STREET.search(text or "")
-    return m.group(0).strip(" ,.")[:300] if m else None
+    m = _STREET.search(text)
+    street = m.group(0).strip(" ,.") if m else None
+    if (street is None or not re.search(r"\d", street)) and ("дом" in text or "д." in text):
+        house_first = _HOUSE_FIRST.search(text)
+        if house_first:  # a street with its house beats a bare street named earlier (e.g. in the subject)
+            return f"{house_first.group('street').strip(' ,.')}, д. {house_first.group('n')}"[:300]
+    return street[:300] if street else None
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:

@@ -155,7 +155,7 @@ _EMPHASIS = re.compile(r"^(?P<mark>\*{1,3}|_{1,3})(?P<body>.+?)(?P=mark)$", re.D
 _BLANK_MARKERS = frozenset({"", "&nbsp;", "\\", "_", "*"})
 _SIGNATURE = re.compile(
     r"^(?:\\?--\s*$|\\?-\s*-\s*$|__+\s*$|с\s+уважением|с\s+наилучшими|best\s+regards|kind\s+regards|regards\b"
-    r"|(?:отправлено|sent|послано)\s+(?:с|со|из|from|via)\b|get\s+outlook\s+for)",
+    r"|(?:отправлено|sent|послано)\s+(?:с|со|из|from|via)\b|get\s+outlook\s+for|получить\s+outlook\s+для)",
     re.IGNORECASE,
 )
 _QUOTE = re.compile(

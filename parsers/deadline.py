@@ -156,9 +156,16 @@ _INTRO = re.compile(
     r"|к)" + _NOT_WORD_AFTER + r"\s*",
     _I,
 )
-# «с 9:00 до 18:00», «с 10.12 до 15.12», «от 5 до 10 декабря»: a range, not a deadline.
+# «10.12.2026 до 18:00», «5 декабря, до 12:00»: the day written before the clock time it qualifies.
+_DAY_BEFORE = re.compile(
+    r"(?<![\d.])(?:[0-3]?\d[./][01]?\d[./](?:\d{4}|\d{2})|[0-3]?\d\s+(?:" + _MONTH_ALT + r")\.?(?:\s+\d{4})?)"
+    r"\s*(?:года|г\.?)?\s*,?\s*$",
+    _I,
+)
+# «с 9:00 до 18:00», «с 10.12 до 15.12», «от 5 до 10 декабря»: a range, not a deadline. The number ends in a
+# digit: in «Запрос от 01.12.2026. Ответ до 18:00» a sentence ends before «Ответ», and no range is there.
 _RANGE_BEFORE = re.compile(
-    r"(?:^|[^а-яА-Яa-zA-Z])(?:с|со|от)\s+(?:[«\"]?\d[\d.:/-]*[»\"]?(?:\s+[а-яА-Я]+\.?)?"
+    r"(?:^|[^а-яА-Яa-zA-Z])(?:с|со|от)\s+(?:[«\"]?\d(?:[\d.:/-]*\d)?[»\"]?(?:\s+[а-яА-Я]+\.?)?"
     r"|понедельника|вторника|среды|четверга|пятницы|субботы|воскресенья)\s*$",
     _I,
 )
@@ -350,12 +357,18 @@ def _introduced_dates(text: str, received: datetime, calendar: WorkCalendar) -> 
         if when.day is None and _SCHEDULE_BEFORE.search(text, max(0, match.start() - 40), match.start()):
             pos = match.start() + 1
             continue
+        start = match.start()
+        if when.day is None and match.group("rel") is None:
+            before = _DAY_BEFORE.search(text, max(0, start - 30), start)
+            day = _match_day(text, before.start(), received)[0] if before is not None else None
+            if day is not None:
+                when, start = _When(day, when.clock, when.end, when.moscow), before.start()
         try:
             moment = _resolve_when(when, received, calendar)
         except (ValueError, OverflowError):
             moment = None
         if moment is not None:
-            found.append(_Candidate(moment, match.start(), when.end, True))
+            found.append(_Candidate(moment, start, when.end, True))
             pos = when.end
         else:
             pos = match.start() + 1

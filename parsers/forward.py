@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from parsers.forward_addresses import parse_mailboxes
 from parsers.forward_dates import parse_client_date
 from parsers.forward_patterns import (
+    CUT_LINE,
     EMAIL,
     END_OF_FORWARD,
     FORWARD_PREFIX,
@@ -37,7 +38,8 @@ _QUOTE_PREFIX = re.compile(r"^\s?>\s?")
 _ATTRIBUTION_ADDRESS = re.compile(rf"[<(\[]*\s*(?:mailto:)?({EMAIL})")
 # Words between the date and the name in an attribution («28/10/2021, 12:46 пользователь "Name"»).
 _ATTRIBUTION_LEAD = re.compile(
-    r"^.*(?:\d|,)\s*(?:пользователь|користувач|użytkownik|používateľ|heeft|schrieb|skrev|időpontban|user)?\s*",
+    r"^.*(?:\d|,)\s*(?:пользователь|користувач|użytkownik|používateľ|heeft|schrieb|skrev|időpontban|user|"
+    r"от(?=\s))?\s*",  # Mail.ru: «Среда, 2 декабря 2026, 18:40 +03:00 от Name <a@b>:»
     re.IGNORECASE,
 )
 _NAME_QUOTES = " \t\"'«»„“”<>()[],:"
@@ -249,6 +251,8 @@ def _from_block(lines: list[str], block: _Block, subject: str) -> ForwardedMessa
     senders = parse_mailboxes(fields.get(Field.FROM, ""))
     sender = senders[0] if senders else Address(email="", name="")
     body_lines = _until_end_marker(lines[block.end :])
+    while body_lines and (not body_lines[0].strip() or CUT_LINE.match(body_lines[0])):
+        body_lines = body_lines[1:]  # blank lines and The Bat!'s scissors line before the text
     if block.quoted or _all_quoted(body_lines):
         body_lines = [_QUOTE_PREFIX.sub("", line) for line in body_lines]
     original_subject = fields.get(Field.SUBJECT, "").strip() or strip_subject_prefixes(subject)

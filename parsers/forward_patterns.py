@@ -205,9 +205,13 @@ FORWARD_SEPARATOR = re.compile(
     re.IGNORECASE,
 )
 END_OF_FORWARD = re.compile(
-    r"^[\s>*]*-{2,}\s*(?:конец\s+пересылаемого\s+сообщения|end\s+(?:of\s+)?forwarded\s+message)\s*-{2,}\s*$",
+    r"^[\s>*]*(?:-{2,}|(?:={2,}8<)?={2,})\s*(?:конец\s+(?:пересылаемого|переадресованного|перенаправленного|"
+    r"пересланного)\s+сообщения|конец\s+исходного\s+текста\s+сообщения|end\s+(?:of\s+)?forwarded\s+message|"
+    r"end\s+of\s+original\s+message\s+text)\s*(?:-{2,}|={2,})\s*$",
     re.IGNORECASE,
 )
+# The Bat!'s scissors line above the forwarded text: «===8<======Original message text======».
+CUT_LINE = re.compile(r"^[\s>]*={2,}8<={2,}[^=\n]{0,60}={2,}\s*$")
 # Separators that replies and forwards share («-----Original Message-----», «-----Исходное сообщение-----»,
 # Outlook's line of underscores, any other dash-framed title).
 GENERIC_SEPARATOR = re.compile(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.parser import BytesParser
@@ -23,6 +23,7 @@ from mailparser.utils import get_addresses
 
 from parsers.attachments import is_tnef, make_attachment, part_filename, unpack_tnef
 from parsers.decode import clean_line, decode_bytes, decode_header_value, decode_words, fix_8bit
+from parsers.flowed import unflow
 from parsers.forward import find_forwarded
 from parsers.html_text import html_to_text
 from parsers.mimetree import PARAM_FIELD_CAP, fast_tree
@@ -173,10 +174,34 @@ def _return_path(value: str | None) -> str | None:
     return found.group(0).lower() if found else value.strip("<>").lower()
 
 
+# Zone names Russian mail servers and scripts still write; RFC 5322 would read them as -0000 (UTC),
+# which moves a ЦУР request three hours and with it every «в течение 3 часов».
+_RUSSIAN_ZONES = {
+    "MSK": "+0300", "MSD": "+0400", "KALT": "+0200", "SAMT": "+0400", "YEKT": "+0500", "OMST": "+0600",
+    "KRAT": "+0700", "IRKT": "+0800", "YAKT": "+0900", "VLAT": "+1000", "MAGT": "+1100", "PETT": "+1200",
+}
+_ZONE_NAME = re.compile(r"(?<=\d)\s+(" + "|".join(_RUSSIAN_ZONES) + r")\s*(?:\([^)]*\))?\s*$", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 def _date(value: str | None, defects: list[str]) -> datetime | None:
     if value is None:
         return None
     value = clean_line(fix_8bit(value))
+    zone = _ZONE_NAME.search(value)
+    if zone:
+        value = value[: zone.start()] + " " + _RUSSIAN_ZONES[zone.group(1).upper()]
+    if _ISO_DATE.match(value):  # some systems write ISO 8601 instead of RFC 5322
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                defects.append("Date: no time zone; read as UTC")
+                when = when.replace(tzinfo=UTC)
+            if 1971 <= when.year <= 2100:
+                return when
     result = parse_mail_date(value)
     when: datetime | None = None
     if result.value is not None:
@@ -232,6 +257,19 @@ def _payload_bytes(part: Message) -> bytes:
     if isinstance(payload, str):
         return payload.encode("utf-8", "surrogateescape")
     return b""
+
+
+def _param(part: Message, name: str) -> str:
+    try:
+        value = part.get_param(name)
+    except Exception:  # a malformed parameter list: as if the parameter were absent
+        return ""
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _is_flowed(part: Message) -> bool:
+    # A substring test first: the parameter parser is not free, and almost no mail is flowed.
+    return "flowed" in str(part.get("content-type", "")).lower() and _param(part, "format") == "flowed"
 
 
 def _defect_names(part: Message) -> list[str]:
@@ -294,7 +332,12 @@ class _Walk:
         if ctype in _BODY_TYPES and disposition != "attachment" and not filename:
             decoded = decode_bytes(_payload_bytes(part), _charset(part))
             self._note(decoded.note)
-            (self.plain if ctype == "text/plain" else self.html).append(decoded.text)
+            if ctype != "text/plain":
+                self.html.append(decoded.text)
+            elif _is_flowed(part):  # Thunderbird and others wrap at 72 columns with soft breaks
+                self.plain.append(unflow(decoded.text, _param(part, "delsp") == "yes"))
+            else:
+                self.plain.append(decoded.text)
             return
         content = _payload_bytes(part)
         if is_tnef(ctype, filename):

@@ -32,10 +32,12 @@ def extract_reply(body: str) -> str:
 
 def split_reply(text: str) -> ReplyParts:
     """Split a plain-text reply into new text, quoted text and signature. Never raises."""
+    if not isinstance(text, str):  # callers outside the pipeline hand in bytes or None: still a str out
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else ""
     try:
         return _split(text)
     except Exception:  # a parser must never raise; the whole text is then the new text
-        return ReplyParts(new_text=(text or "").strip(), quoted="", signature="")
+        return ReplyParts(new_text=text.strip(), quoted="", signature="")
 
 
 def _split(text: str) -> ReplyParts:

@@ -89,6 +89,7 @@ _SIGNATURE = re.compile(
     r"|sent\s+(?:from|via|with|by)\s+.{1,120}"
     r"|[(<]+\s*sent\s+(?:from|via|with|by)\s+.{1,120}"
     r"|get\s+outlook\s+for\s.{0,120}"
+    r"|получить\s+outlook\s+для\s.{0,60}"
     r"|\w+\s+from\s+mobile\b.{0,40}"
     r"|from\s+my\s+.{1,20}"
     r"|envoyé\s+depuis\s+(?:mon|yahoo\s+mail).{0,80}"

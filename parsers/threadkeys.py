@@ -12,14 +12,19 @@ from parsers.model import ParsedMessage
 # Reply and forward prefixes of mail clients in many languages. Zammad's two-letter regex misses
 # «Ответ:», so whole words are listed; each may be numbered: RE[3]:, Re(2):, Re^2:, RE*2:.
 _PREFIX_WORDS = (
-    "ответ", "пересл", "переслано", "отв", "на", "fwd", "fw", "fwrd", "re", "aw", "wg", "sv", "vs",
-    "antw", "doorst", "tr", "rif", "ref", "rv", "enc", "res", "odp", "pd", "vl", "vb", "r", "ynt",
-    "i", "ha", "回复", "回覆", "答复", "转发", "轉寄",
+    "ответ", "пересл", "переслано", "отв", "на", "відп", "відповідь", "fwd", "fw", "fwrd", "re", "aw", "wg",
+    "sv", "vs", "antw", "doorst", "tr", "rif", "ref", "rv", "enc", "res", "odp", "pd", "vl", "vb", "r", "ynt",
+    "ilt", "i", "ha", "svar", "atb", "pārs", "ats", "pers", "edasi", "vá", "továbbítás",
+    "απ", "σχετ", "πρθ", "תגובה", "הועבר", "رد", "إعادة توجيه", "توجيه",
+    "回复", "回覆", "答复", "转发", "轉寄", "返信", "転送", "회신", "전달",
 )
+# Each word may carry an abbreviation dot («Отв.:», «Пересл.:») and a number.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:" + "|".join(_PREFIX_WORDS) + r")\s*(?:\[\d+\]|\(\d+\)|\^\d+|\*\d+)?\s*[:：]\s*)+",
+    r"^\s*(?:(?:" + "|".join(_PREFIX_WORDS) + r")\.?\s*(?:\[\d+\]|\(\d+\)|\^\d+|\*\d+)?\s*[:：]\s*)+",
     re.IGNORECASE,
 )
+# What a removed tag can leave at the front: «Fw: [CUR-5]: Тема» → «: Тема».
+_LEADING_COLONS = re.compile(r"^\s*(?:[:：](?=\s|$)\s*)+")
 # Forwarding markers that some clients put in brackets instead: «[Fwd: …]».
 _BRACKETED_FWD = re.compile(r"^\s*\[(?:fwd?|пересл)\s*:\s*(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 # A case tag of any project, as curmail writes it: [ABC-42], [ABC #42], [ABC 42].
@@ -38,10 +43,14 @@ def normalize_subject(subject: str, tags: Sequence[str] = ()) -> str:
     for tag in tags:
         s = _tag_pattern(tag).sub(" ", s)
     s = _ANY_CASE_TAG.sub(" ", s)
+    cut = s != (subject or "")
     previous = None
     while previous != s:
         previous = s
-        s = _PREFIX.sub("", s)
+        stripped = _PREFIX.sub("", s)
+        if cut or stripped != s:  # only a colon that a removed tag or prefix left behind («:)» stays)
+            stripped = _LEADING_COLONS.sub("", stripped)
+        s = stripped
         bracketed = _BRACKETED_FWD.match(s)
         if bracketed:
             s = bracketed.group(1)
@@ -98,7 +107,9 @@ def message_refs(pm: ParsedMessage) -> tuple[str, ...]:
     refs: list[str] = []
     candidates: list[str] = []
     if pm.in_reply_to:
-        candidates.extend(_ids_in(pm.in_reply_to))
+        # pm.in_reply_to keeps the first id; Exchange and iOS may list more, comma-separated.
+        raw = pm.header("in-reply-to") or ""
+        candidates.extend(_ids_in(raw) if raw.count("<") > 1 else _ids_in(pm.in_reply_to))
     for ref in reversed(pm.references):
         candidates.extend(reversed(_ids_in(ref)))
     for ref in candidates:
@@ -134,9 +145,10 @@ _TRACKING_PARAMS = {
 _HOST_ALIASES = {
     "vk.ru": "vk.com", "vkontakte.ru": "vk.com", "telegram.me": "t.me", "telegram.dog": "t.me",
     "zen.yandex.ru": "dzen.ru", "zen.yandex.com": "dzen.ru", "odnoklassniki.ru": "ok.ru",
-    "youtu.be": "youtube.com", "instagr.am": "instagram.com", "x.com": "twitter.com",
+    "youtu.be": "youtube.com", "instagr.am": "instagram.com", "x.com": "twitter.com", "vkvideo.ru": "vk.com",
 }
-_VK_POST = re.compile(r"^(wall|video|photo|clip|topic|board)(-?\d+_\d+)$")
+# A VK object in a layer (?w=, ?z=): a post, video, photo…; "_r55" is a comment under it, the same post.
+_VK_POST = re.compile(r"^(wall|video|photo|clip|topic|board)(-?\d+_\d+)(?:_r\d+)?$")
 
 
 def publication_urls(text: str) -> tuple[str, ...]:
@@ -182,15 +194,26 @@ def normalize_url(raw: str) -> str | None:
     if host == "vk.com":
         # A post opened in a layer over a page: vk.com/club1?w=wall-1_2 is the post wall-1_2.
         for key, value in query:
-            if key in ("w", "z") and _VK_POST.match(value.split("/")[0]):
-                return f"https://vk.com/{value.split('/')[0]}"
+            post = _VK_POST.match(value.split("/")[0]) if key in ("w", "z") else None
+            if post:
+                return f"https://vk.com/{post.group(1)}{post.group(2)}"
         query = []  # reply=, thread=, list=… point into the same post
+        path = path.lower()  # screen names are case-insensitive: vk.com/Kozmo is vk.com/kozmo
     elif host == "t.me":
         segments = [s for s in path.split("/") if s]
         if segments and segments[0] == "s":
             segments = segments[1:]
-        path = "/" + "/".join(segments)
+        path = "/" + "/".join(segments).lower()  # channel names are case-insensitive
         query = [(k, v) for k, v in query if k not in ("single", "comment", "thread")]
+    elif host == "ok.ru" and path.rstrip("/") == "/dk":
+        # The mobile site names the post in the query: m.ok.ru/dk?st.cmd=…&st.groupId=G&st.topicId=T.
+        params = {k.lower(): v for k, v in query}
+        topic, group, friend = params.get("st.topicid"), params.get("st.groupid"), params.get("st.friendid")
+        if topic and group:
+            return f"https://ok.ru/group/{group}/topic/{topic}"
+        if topic and friend:
+            return f"https://ok.ru/profile/{friend}/statuses/{topic}"
+        query = sorted((k, v) for k, v in query if k.lower() == "st.cmd" or re.fullmatch(r"st\.\w*id", k.lower()))
     elif host == "youtube.com":
         if parts.hostname and parts.hostname.lower().endswith("youtu.be"):
             video = path.strip("/")

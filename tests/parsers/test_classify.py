@@ -502,6 +502,11 @@ def test_classify_never_raises(sender: str, subject: str, text: str, reply: bool
         ("по ул. Лесной, 10:00 утра", "ул. Лесной"),
         ("Адрес проблемы: двор за магазином «Магнит»\nул. Мира, д. 1", "двор за магазином «Магнит»"),
         ("Здравствуйте, спасибо", None),
+        ("Вывоз мусора на ул. Ленина\nЗдравствуйте!", "ул. Ленина"),  # the next line is not the street's name
+        ("Не вывозят мусор у дома 15 по ул. Ленина.", "ул. Ленина, д. 15"),
+        ("Вывоз мусора на ул. Ленина\nНе вывозят мусор у дома 15 по ул. Ленина.", "ул. Ленина, д. 15"),
+        ("в доме № 3 на улице Мира течёт крыша", "улице Мира, д. 3"),
+        ("Жалоба: ул. Мира, д. 1. Также у дома 5 по ул. Ленина", "ул. Мира, д. 1"),
     ],
 )
 def test_street_address(text: str, address: str | None) -> None:
@@ -519,3 +524,76 @@ def test_keywords_are_read_only_in_the_head_of_the_text() -> None:
 def test_our_echoed_subject_does_not_classify_a_reply() -> None:
     pm = cur_reply("Спасибо, получили.")  # subject: «Re: [CUR-12] Проект комментария»
     assert classify(pm).kind == Kind.UNKNOWN
+
+
+def test_a_message_the_parser_cannot_read_is_unknown_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    import parsers.parse as parse_module
+
+    def broken_tree(raw: bytes, fast: bool = True) -> None:
+        raise ValueError("simulated parser bug")
+
+    monkeypatch.setattr(parse_module, "_tree", broken_tree)
+    raw = "From: citizen@mail.example\r\nSubject: Привет\r\n\r\nДобрый день".encode()
+    pm = parse_message(raw)
+    assert pm.defects[0] == "message unreadable (ValueError: simulated parser bug)"
+    assert (pm.sha256, pm.size) == (hashlib.sha256(raw).hexdigest(), len(raw))
+    result = classify(pm)
+    assert result.kind == Kind.UNKNOWN
+    assert result.reasons[-1] == "unknown: message unreadable (ValueError: simulated parser bug)"
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "channel", "applicant", "address"),
+    [
+        (
+            "Обращение из голосовой системы обратной связи",
+            "Поступило обращение через региональную голосовую систему обратной связи.\n"
+            "Заявитель: Петров Иван Сергеевич\nТелефон: +7 927 111-22-33\nАдрес: г. Волжск, ул. Мира, д. 8\n"
+            "Текст обращения: не работает уличное освещение.",
+            "voice",
+            ("Петров Иван Сергеевич", "+79271112233"),
+            "г. Волжск, ул. Мира, д. 8",
+        ),
+        (
+            "Звонок на горячую линию",
+            "На горячую линию поступило обращение жителя. Заявитель: Сидоров А.\nАдрес: ул. Мира, д. 2",
+            "voice",
+            ("Сидоров А.", ""),
+            "ул. Мира, д. 2",
+        ),
+        (
+            "Результаты опроса",
+            "По результатам опроса жителей поступила жалоба на освещение у дома 4 по ул. Лесной.",
+            "survey",
+            ("", ""),
+            "ул. Лесной, д. 4",
+        ),
+    ],
+)
+def test_voice_and_survey_channels(
+    subject: str, text: str, channel: str, applicant: tuple[str, str], address: str
+) -> None:
+    result = classify(message(from_addr="cur@example.org", subject=subject, text=text))
+    assert (result.kind, result.channel) == (Kind.APPEAL, channel)
+    assert result.applicant is not None
+    assert (result.applicant.name, result.applicant.phone) == applicant
+    assert result.address == address
+
+
+@pytest.mark.parametrize(
+    ("written", "phone"),
+    [
+        ("8 (917) 123-45-67", "89171234567"),
+        ("+7 (917) 123 45 67", "+79171234567"),
+        ("8 (83632) 7-11-22", "88363271122"),  # a Козьмодемьянск landline: five-digit area code
+        ("+7 83632 71122", "+78363271122"),
+        ("8-836-32-7-11-22", "88363271122"),
+        ("8 917 123 45 678", ""),  # eleven digits after the 8: not a Russian number
+    ],
+)
+def test_applicant_phone_formats(written: str, phone: str) -> None:
+    text = f"Госуслуги. Решаем вместе.\nЗаявитель: Орлов П.\nТелефон: {written}\nТекст: мусор"
+    result = classify(message(from_addr="noreply@cur12.example.org", subject="ПОС: обращение", text=text))
+    assert result.applicant is not None and result.applicant.phone == phone

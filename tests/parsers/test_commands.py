@@ -122,6 +122,7 @@ def test_a_greeting_first_means_no_commands() -> None:
         ("#статус\nс уважением, Иванов", "signature"),
         ("#статус\nОтправлено с iPhone", "signature"),
         ("#статус\nSent from my iPhone", "signature"),
+        ("#статус\nПолучить Outlook для Android", "signature"),
         ("#статус\n> #закрыть", "quote"),
         ("#статус\n03.12.2026 10:00, Иванов И.И. пишет:\n> #закрыть", "quote"),
         ("#статус\n-----Original Message-----\n#закрыть", "quote"),

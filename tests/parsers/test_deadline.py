@@ -49,6 +49,9 @@ def at(text: str, received: datetime, **kwargs: object) -> datetime | None:
         ("Направить до 10.12.2026 15:00", msk(2026, 12, 10, 15, 0)),
         ("Направить до 10.12.2026 г. до 15.00", msk(2026, 12, 10, 15, 0)),
         ("Направить до 15 часов 10 декабря 2026 года", msk(2026, 12, 10, 15, 0)),
+        # the day written before the clock time it qualifies
+        ("Информацию направить 10.12.2026 г. до 15:00.", msk(2026, 12, 10, 15, 0)),
+        ("Ответ: 10 декабря 2026 года, до 15:00 (мск)", msk(2026, 12, 10, 15, 0)),
     ],
 )
 def test_explicit_dates(text: str, expected: datetime, when: str) -> None:
@@ -73,6 +76,7 @@ def test_explicit_dates(text: str, expected: datetime, when: str) -> None:
         ("сегодня до 17:00", THURSDAY, msk(2026, 12, 3, 17, 0)),
         ("сегодня до 17:00", NIGHT, msk(2026, 12, 3, 17, 0)),
         ("до 18.00", THURSDAY, msk(2026, 12, 3, 18, 0)),
+        ("Запрос от 01.12.2026. Ответ до 18:00", THURSDAY, msk(2026, 12, 3, 18, 0)),  # that date is not the day
         ("до 18.00", FRIDAY_EVENING, msk(2026, 12, 7, 18, 0)),  # 18:00 has passed: next working day
         ("до 18-00", NIGHT, msk(2026, 12, 3, 18, 0)),
         ("до 12.30", THURSDAY, msk(2026, 12, 3, 12, 30)),
@@ -183,6 +187,7 @@ def test_only_past_deadlines_give_the_latest_one() -> None:
         "в течение многих лет",
         "до 10.12.2062",  # years away: a typo or a plan, not this request's term
         "в срок до 10.12.2020",
+        "с 10.12.2020 до 18:00 велись работы",  # a range, and long past
     ],
 )
 def test_no_deadline(text: str) -> None:

@@ -30,6 +30,8 @@ FORWARDS = [
     ("thunderbird_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # «Перенаправленное сообщение»
     ("yandex_ru_forward_appeal.eml", []),  # separator + «02.12.2026, 18:40, "Name" <a@b>:»
     ("mailru_ru_forward_appeal.eml", [("priem.volzhsk@mail.ru", "")]),  # «От кого:»
+    ("apple_mail_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # quoted header block with «Отправитель:»
+    ("iphone_ru_forward_appeal.eml", [("priem@volzhsk.ru", "")]),  # «Отправлено с iPhone», then quoted «От:»
 ]
 
 
@@ -204,3 +206,46 @@ def test_outlook_importance_and_attachments_lines_stay_inside_the_block() -> Non
     found = find_forwarded(text, "FW: Мусор")
     assert found is not None
     assert (found.subject, found.text, found.note) == ("Мусор", "Текст обращения", "Зарегистрируйте.")
+
+
+_APPEAL = "Здравствуйте!\n\nТретью неделю не вывозят мусор у дома 15 по ул. Ленина.\n\nКузнецов Пётр"
+_MORE_FORWARDS = {
+    "mail.ru web, attribution with «от»": (
+        "Прошу зарегистрировать.\n\n\n-------- Пересылаемое сообщение --------\n"
+        "Среда, 2 декабря 2026, 18:40 +03:00 от Кузнецов Пётр <kuznetsov.p@yandex.ru>:\n\n"
+        + _APPEAL + "\n\n\n-------- Конец пересылаемого сообщения --------",
+        "Прошу зарегистрировать.",
+    ),
+    "Yandex, closing line": (
+        "Прошу зарегистрировать.\n\n-------- Начало переадресованного сообщения --------\n"
+        '02.12.2026, 18:40, "Кузнецов Пётр" <kuznetsov.p@yandex.ru>:\n\n'
+        + _APPEAL + "\n\n-------- Конец переадресованного сообщения --------",
+        "Прошу зарегистрировать.",
+    ),
+    "The Bat! in Russian, scissors lines": (
+        "Здравствуйте, Анна.\n\nПрошу зарегистрировать.\n\nЭто пересланное сообщение\n"
+        "От: Кузнецов Пётр <kuznetsov.p@yandex.ru>\nКому: priem@volzhsk.ru\nДата: 2 декабря 2026 г., 18:40:00\n"
+        "Тема: Вывоз мусора\n\n===8<==============Исходный текст сообщения===============\n"
+        + _APPEAL + "\n===8<===========Конец исходного текста сообщения===========\n\n-- \nС уважением,\n Мария",
+        "Здравствуйте, Анна.\n\nПрошу зарегистрировать.",
+    ),
+    "The Bat! in English": (
+        "Hello Anna,\n\nThis is a forwarded message\nFrom: Кузнецов Пётр <kuznetsov.p@yandex.ru>\n"
+        "To: priem@volzhsk.ru\nDate: Wednesday, December 2, 2026, 6:40:00 PM\nSubject: Вывоз мусора\n\n"
+        "===8<==============Original message text===============\n"
+        + _APPEAL + "\n===8<===========End of original message text===========",
+        "Hello Anna,",
+    ),
+}
+
+
+@pytest.mark.parametrize("client", _MORE_FORWARDS)
+def test_more_russian_forward_layouts(client: str) -> None:
+    body, note = _MORE_FORWARDS[client]
+    found = find_forwarded(body, "Fwd: Вывоз мусора")
+    assert found is not None
+    assert (found.from_addr, found.from_name) == ("kuznetsov.p@yandex.ru", "Кузнецов Пётр")
+    assert found.subject == "Вывоз мусора"
+    assert found.date is not None
+    assert found.date.astimezone(MSK).replace(second=0) == datetime(2026, 12, 2, 18, 40, tzinfo=MSK)
+    assert (found.text, found.note) == (_APPEAL, note)

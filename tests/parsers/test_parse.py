@@ -272,3 +272,71 @@ def test_addresses_in_angle_brackets_survive_html_conversion() -> None:
     html = "<p>Среда, 3 декабря 2026, 10:00 +03:00 от Иван <ivan@example.ru>:</p>".encode()
     pm = parse_message(b"Content-Type: text/html; charset=utf-8\r\n\r\n" + html)
     assert "<ivan@example.ru>" in pm.text
+
+
+def test_reply_to_and_return_path_are_read_with_decoded_names() -> None:
+    raw = (
+        b"Return-Path: <Bounce+ID@Lists.Cur12.ru>\r\n"
+        b"From: =?utf-8?B?0J/QtdGC0YDQvtCy0LAg0JDQvdC90LA=?= <noreply@cur12.ru>\r\n"
+        b"Reply-To: =?koi8-r?B?8MXU0s/XwSDhzs7B?= <A.Petrova@cur12.ru>,\r\n"
+        b" =?windows-1251?Q?=C4=E5=E6=F3=F0=ED=FB=E9?= <duty@cur12.ru>\r\n"
+        b"Cc: =?utf-8?B?0J/RgNC40ZHQvNC90LDRjw==?= <priem@volzhsk.ru>\r\n"
+        b"Subject: test\r\n\r\nbody\r\n"
+    )
+    pm = parse_message(raw)
+    assert pm.return_path == "bounce+id@lists.cur12.ru"
+    assert [(a.email, a.name) for a in pm.reply_to] == [
+        ("a.petrova@cur12.ru", "Петрова Анна"),
+        ("duty@cur12.ru", "Дежурный"),
+    ]
+    assert [(a.email, a.name) for a in pm.cc] == [("priem@volzhsk.ru", "Приёмная")]
+    assert (pm.from_addr, pm.from_name) == ("noreply@cur12.ru", "Петрова Анна")
+
+
+@pytest.mark.parametrize(
+    ("value", "iso"),
+    [
+        ("Thu, 03 Dec 26 10:00 MSK", "2026-12-03T10:00:00+03:00"),  # Russian zone names are not UTC
+        ("Thu, 3 Dec 2026 10:00:00 msk (Moscow)", "2026-12-03T10:00:00+03:00"),
+        ("Thu, 3 Dec 2026 10:00:00 YEKT", "2026-12-03T10:00:00+05:00"),
+        ("Thu, 3 Dec 2026 10:00:00 +0300 (MSK)", "2026-12-03T10:00:00+03:00"),
+        ("2026-12-03T10:00:00+03:00", "2026-12-03T10:00:00+03:00"),  # ISO 8601 from scripts
+        ("2026-12-03T07:00:00Z", "2026-12-03T07:00:00+00:00"),
+        ("Thu, 31 Feb 2026 10:00:00 +0300", None),
+        ("Thu, 3 Dec 2026 25:61:00 +0300", None),
+    ],
+)
+def test_date_values_seen_in_russian_mail(value: str, iso: str | None) -> None:
+    pm = parse_message(f"Date: {value}\r\nSubject: x\r\n\r\nbody\r\n".encode())
+    assert (pm.date.isoformat() if pm.date else None) == iso
+    assert pm.date is None or pm.date.tzinfo is not None
+
+
+def _tnef_with_html(html: str) -> bytes:
+    """A winmail.dat whose only body is PR_HTML (UTF-8, PR_INTERNET_CPID 65001), as Outlook writes HTML mail."""
+    import struct
+
+    def tnef_object(name: int, kind: int, data: bytes) -> bytes:
+        return struct.pack("<BHHI", 1, name, kind, len(data)) + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+    body = html.encode("utf-8")
+    props = (
+        struct.pack("<I", 2)
+        + struct.pack("<HHI", 0x0003, 0x3FDE, 65001)  # PR_INTERNET_CPID, PT_LONG
+        + struct.pack("<HHII", 0x0102, 0x1013, 1, len(body)) + body + b"\x00" * (-len(body) % 4)  # PR_HTML
+    )
+    return struct.pack("<IH", 0x223E9F78, 1) + tnef_object(0x9003, 0x0006, props)  # attMAPIProps
+
+
+def test_winmail_dat_with_only_an_html_body_gives_readable_text() -> None:
+    import base64
+
+    blob = _tnef_with_html("<html><body><p>Согласовано.</p><p>Можно публиковать на сайте.</p></body></html>")
+    raw = (
+        b"From: ivanova@cur12.ru\r\nSubject: RE: [CUR-31]\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: application/ms-tnef; name="winmail.dat"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(blob)
+    )
+    pm = parse_message(raw)
+    assert pm.text == "Согласовано.\n\nМожно публиковать на сайте."
+    assert pm.attachments == ()

@@ -17,7 +17,8 @@ _FRAGMENTS = [
     b"Content-Disposition: attachment; filename*0*=utf-8''%D0%90; filename*1=x\r\n",
     b"=?utf-8?B?0J/RgA?=", b"=?windows-1251?Q?=CF=F0?=", b"=?x?q?", b"<a@b>", b"\"Name\" <", b"\xcf\xf0\xe8",
     b"\xd0\x9f", b"\xff\xfe", b"<p>", b"</blockquote>", b"winmail.dat", b"Content-Type: application/ms-tnef\r\n",
-    b"x\"=0A=", b"(", b")", b";", b",",
+    b"x\"=0A=", b"(", b")", b";", b",", b"Content-Type: text/plain; format=flowed; delsp=yes\r\n", b" \r\n", b">",
+    b"Date: Thu, 03 Dec 26 10:00 MSK\r\n", b"Date: 2026-12-03T10:00:00\r\n",
 ]
 
 
@@ -29,7 +30,10 @@ def mail_like(draw: st.DrawFn) -> bytes:
 
 _BODY_BITS = st.one_of(
     st.binary(max_size=30),
-    st.sampled_from([b"--b1", b"--b1--", b"--b2 ", b"--b1x", b"\r\n", b"\n", b"\r", b"=?utf-8?B?0J8=?=", b"\xd0\x9f"]),
+    st.sampled_from(
+        [b"--b1", b"--b1--", b"--b2 ", b"--b1x", b"\r\n", b"\n", b"\r", b"=?utf-8?B?0J8=?=", b"\xd0\x9f", b" \r\n",
+         b"> "]
+    ),
 )
 
 
@@ -40,7 +44,8 @@ def _part(draw: st.DrawFn, depth: int) -> bytes:
     body = b"".join(draw(st.lists(_BODY_BITS, max_size=8)))
     if kind == "text":
         charset = draw(st.sampled_from([b"utf-8", b"koi8-r", b"x"]))
-        return b"Content-Type: text/plain; charset=" + charset + b"\r\n\r\n" + body
+        flowed = draw(st.sampled_from([b"", b"; format=flowed", b"; format=flowed; delsp=yes", b"; format=\"flowed"]))
+        return b"Content-Type: text/plain; charset=" + charset + flowed + b"\r\n\r\n" + body
     if kind == "html":
         return b"Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>" + body
     if kind == "base64":

@@ -181,3 +181,23 @@ def test_a_word_glued_to_a_bracket_is_not_a_quote() -> None:
     assert split_reply("Итог>план: согласовано.\n\nПодробности завтра.").new_text == (
         "Итог>план: согласовано.\n\nПодробности завтра."
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(None, ""), (b"\xd0\x9e\xd0\xba\n\n> quote", "Ок"), (b"\xff\xfe", "\ufffd\ufffd"), (42, "")],
+)
+def test_extract_reply_on_what_is_not_a_str_still_gives_a_str(body: object, expected: str) -> None:
+    assert extract_reply(body) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Отправлено из мобильной Яндекс Почты", "Отправлено из приложения Почта Mail.ru для Android",
+        "Отправлено с iPad", "Получить Outlook для Android", "Get Outlook for iOS", "Sent from my iPhone",
+    ],
+)
+def test_mobile_footers_are_the_signature(footer: str) -> None:
+    parts = split_reply(f"Согласовано.\n\n{footer}\n\n03.12.2026, 10:00, \"Curmail\" <c@volzhsk.ru>:\n> Проект")
+    assert (parts.new_text, parts.signature) == ("Согласовано.", footer)

@@ -37,6 +37,15 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cur"
         ("Re: [CUR-42] Ремонт дороги", "Ремонт дороги"),
         ("[CUR #42] Re: Ремонт   дороги", "Ремонт дороги"),
         ("Ремонт дороги", "Ремонт дороги"),
+        ("Отв.: Пересл.: Ремонт дороги", "Ремонт дороги"),  # abbreviations with a dot
+        ("Відп: Ремонт дороги", "Ремонт дороги"),  # Ukrainian
+        ("ΑΠ: ΣΧΕΤ: Ремонт дороги", "Ремонт дороги"),  # Greek
+        ("תגובה: Ремонт дороги", "Ремонт дороги"),  # Hebrew
+        ("رد: إعادة توجيه: Ремонт дороги", "Ремонт дороги"),  # Arabic
+        ("返信: 転送: 회신: Ремонт дороги", "Ремонт дороги"),  # Japanese, Korean
+        ("Vá: Továbbítás: Svar: Ремонт дороги", "Ремонт дороги"),  # Hungarian, Nordic
+        ("Fw: [CUR-42]: Ремонт дороги", "Ремонт дороги"),  # the colon a removed tag leaves
+        ("Re: :) спасибо", ":) спасибо"),  # a colon that is part of the subject stays
         ("Regarding: the road", "Regarding: the road"),  # a word that only starts with "Re" stays
         ("Наличие ям: ул. Ленина", "Наличие ям: ул. Ленина"),  # «На» only as a whole prefix word
         ("", ""),
@@ -131,6 +140,20 @@ def test_message_refs_of_a_new_message_is_empty() -> None:
         ("https://youtu.be/dQw4w9WgXcQ?si=abc", "https://youtube.com/watch?v=dQw4w9WgXcQ"),
         ("https://m.youtube.com/watch?v=dQw4w9WgXcQ&feature=share", "https://youtube.com/watch?v=dQw4w9WgXcQ"),
         ("«https://news.example/article/5?fbclid=1&page=2».", "https://news.example/article/5?page=2"),
+        # a comment link opened over a community page is its post
+        ("https://vk.com/kozmo_gorod?w=wall-123_456_r789", "https://vk.com/wall-123_456"),
+        ("https://vkvideo.ru/video-123_456?list=ln-x", "https://vk.com/video-123_456"),
+        ("https://vk.com/Kozmo_Gorod", "https://vk.com/kozmo_gorod"),
+        ("https://t.me/Kozmo_News/123", "https://t.me/kozmo_news/123"),
+        # the mobile OK site names the post in its query
+        (
+            "https://m.ok.ru/dk?st.cmd=altGroupMediaTopic&st.groupId=5555&st.topicId=7777&_prevCmd=main",
+            "https://ok.ru/group/5555/topic/7777",
+        ),
+        ("https://m.ok.ru/dk?st.cmd=friendStatus&st.friendId=12&st.topicId=88", "https://ok.ru/profile/12/statuses/88"),
+        ("https://ok.ru/profile/12/statuses/88?utm_source=x", "https://ok.ru/profile/12/statuses/88"),
+        ("https://dzen.ru/a/ZXy-AbC?share_to=link&utm_referrer=x", "https://dzen.ru/a/ZXy-AbC"),
+        ("https://dzen.ru/video/watch/65ab?rid=12&referrer_clid=5", "https://dzen.ru/video/watch/65ab"),
     ],
 )
 def test_publication_urls_normalised(text: str, url: str) -> None:
@@ -151,3 +174,29 @@ def test_bare_sites_and_mail_addresses_are_not_publications() -> None:
 def test_several_urls_keep_their_order_without_duplicates() -> None:
     text = "https://t.me/a/1 и https://vk.com/wall-1_2 и снова https://t.me/s/a/1"
     assert publication_urls(text) == ("https://t.me/a/1", "https://vk.com/wall-1_2")
+
+
+def test_two_posts_on_the_mobile_ok_site_stay_apart() -> None:
+    first = "https://m.ok.ru/dk?st.cmd=altGroupMediaTopic&st.groupId=5555&st.topicId=7777"
+    second = "https://m.ok.ru/dk?st.cmd=altGroupMediaTopic&st.groupId=5555&st.topicId=8888"
+    assert publication_urls(first) != publication_urls(second)
+    assert publication_urls(first) == publication_urls("https://ok.ru/group/5555/topic/7777")
+
+
+def test_signals_about_one_post_from_each_platforms_mobile_and_share_links_agree() -> None:
+    same_post = [
+        ("https://vk.com/wall-123_456", "vk.com/kozmo?w=wall-123_456_r9 и m.vk.com/wall-123_456?utm_source=vk_share"),
+        ("https://t.me/kozmo_news/123", "https://telegram.me/s/Kozmo_News/123?single&utm_medium=x"),
+        ("https://ok.ru/group/5555/topic/7777", "m.ok.ru/dk?st.cmd=altGroupMediaTopic&st.topicId=7777&st.groupId=5555"),
+        ("https://dzen.ru/a/ZXy", "https://zen.yandex.ru/a/ZXy?from=channel&utm_source=tg"),
+    ]
+    for canonical, text in same_post:
+        assert set(publication_urls(text)) == {canonical}, text
+
+
+def test_every_id_of_a_comma_separated_in_reply_to_is_a_reference() -> None:
+    pm = parse_message(
+        b"Message-ID: <c@x>\r\nIn-Reply-To: <a@x>, <b@y>\r\nReferences: <r1@x>,<r2@y>\r\nSubject: t\r\n\r\nbody\r\n"
+    )
+    assert pm.in_reply_to == "<a@x>"
+    assert message_refs(pm) == ("<a@x>", "<b@y>", "<r2@y>", "<r1@x>")
