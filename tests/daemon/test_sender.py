@@ -65,6 +65,15 @@ def test_accepted_mail_is_sent_once_with_its_message_id(db_url, state, smtp_sink
     assert len(smtp_sink.attempts) == 2
 
 
+def test_a_batch_goes_over_one_smtp_connection(db_url, state, smtp_sink):
+    settings, factory = setup(db_url, state, smtp_sink)
+    queued = put(factory, settings, [OFFICIAL, PRESS, CONTACT, "fourth@kozmo.example", "fifth@kozmo.example"])
+    assert send_due_sync(factory, settings, now=NOW, owner="t").sent == len(queued)
+    assert len(smtp_sink.messages) == len(queued)
+    assert all(m.peer.startswith("127.0.0.1:") for m in smtp_sink.messages)
+    assert len({m.peer for m in smtp_sink.messages}) == 1, "one connection, reused for every letter"
+
+
 def test_421_retries_with_backoff_driven_by_now_then_succeeds(db_url, state, smtp_sink):
     settings, factory = setup(db_url, state, smtp_sink)
     ((row_id, msgid),) = put(factory, settings, [OFFICIAL])

@@ -32,6 +32,7 @@ class ReceivedMessage:
     auth_login: str | None
     outcome: Outcome
     reply: str
+    peer: str = ""  # the client's address:port, the same for every transaction of one SMTP connection
 
 
 class SinkHandler:
@@ -97,6 +98,7 @@ class SinkHandler:
                     auth_login=login,
                     outcome=outcome,
                     reply=reply,
+                    peer=":".join(map(str, session.peer or ())),
                 )
             )
         if outcome == "hung":
