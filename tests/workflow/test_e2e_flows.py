@@ -158,6 +158,11 @@ def test_a_refutation_in_full_with_proposal_reminder_remarks_approval_press_and_
         "assigned", "awaiting_approval", "rework", "awaiting_approval", "sent_to_press", "closed"]
     assert drive.run(msk(2026, 12, 3, 18, 0)) == []  # no escalation for a closed case
     drive.each_sent_once()
+    # Staff see what curmail sent in the mailbox's Sent folder, the press letter included, once.
+    sent_folder = drive.env.dovecot.list_messages(drive.env.account.user, "Sent")
+    copies = [m for m in sent_folder if press["Message-ID"].encode() in m.raw]
+    assert len(copies) == 1 and "\\Seen" in copies[0].flags
+    assert len(sent_folder) == len(drive.env.smtp.messages)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
