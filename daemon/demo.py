@@ -27,11 +27,13 @@ from daemon.app import App
 from daemon.calendar import calendar_for
 from daemon.cases import format_tag
 from daemon.clock import Clock
+from daemon.commands import KIND_RU
 from daemon.config import Settings, parse_settings
 from daemon.db.models import Case
 from daemon.localservers import LocalServers, SentMessage, start_local_servers
 from daemon.mailbox import ImapEndpoint, Mailbox
 from daemon.runner import Runner
+from daemon.workflow.machine import state_ru
 
 MSK = ZoneInfo("Europe/Moscow")
 ORG = "adm@kozmo.example"
@@ -184,8 +186,9 @@ def _print_cases(app: App) -> None:
         for case in session.scalars(select(Case).order_by(Case.id)):
             due = cal.format_deadline(case.due_at) if case.due_at else "без срока"
             who = case.assignee or "—"
-            print(f"    {format_tag(app.settings.organization.case_tag, case.id)} {case.kind:<10} {case.state:<18} "
-                  f"{due:<28} исполнитель: {who}")
+            kind = KIND_RU.get(case.kind, case.kind)
+            print(f"    {format_tag(app.settings.organization.case_tag, case.id)} {kind:<26} "
+                  f"{state_ru(case.state):<26} {due:<28} исполнитель: {who}")
 
 
 def run_demo(keep: Path | None = None) -> int:
@@ -220,7 +223,9 @@ def run_demo(keep: Path | None = None) -> int:
             _print_cases(app)
             app.close()
         inbox.close()
-        print(f"\nВсего отправлено писем: {seen}. Файлы демо: {workdir}")
+        # Without --keep the folder is removed on the way out, so only a kept one is worth naming.
+        kept = f" Файлы демо: {workdir}" if keep is not None else ""
+        print(f"\nВсего отправлено писем: {seen}.{kept}")
         return 0
     finally:
         servers.stop()

@@ -65,6 +65,15 @@ def test_accepted_mail_is_sent_once_with_its_message_id(db_url, state, smtp_sink
     assert len(smtp_sink.attempts) == 2
 
 
+def test_a_batch_goes_over_one_smtp_connection(db_url, state, smtp_sink):
+    settings, factory = setup(db_url, state, smtp_sink)
+    queued = put(factory, settings, [OFFICIAL, PRESS, CONTACT, "fourth@kozmo.example", "fifth@kozmo.example"])
+    assert send_due_sync(factory, settings, now=NOW, owner="t").sent == len(queued)
+    assert len(smtp_sink.messages) == len(queued)
+    assert all(m.peer.startswith("127.0.0.1:") for m in smtp_sink.messages)
+    assert len({m.peer for m in smtp_sink.messages}) == 1, "one connection, reused for every letter"
+
+
 def test_421_retries_with_backoff_driven_by_now_then_succeeds(db_url, state, smtp_sink):
     settings, factory = setup(db_url, state, smtp_sink)
     ((row_id, msgid),) = put(factory, settings, [OFFICIAL])
@@ -81,6 +90,27 @@ def test_421_retries_with_backoff_driven_by_now_then_succeeds(db_url, state, smt
     assert [a.outcome for a in smtp_sink.attempts] == ["temporary", "temporary", "accepted"]
     assert {a.message_id for a in smtp_sink.attempts} == {msgid}
     assert rows_by_id(factory)[row_id].attempts == 3
+
+
+def test_the_backoff_doubles_from_the_configured_minimum_to_the_maximum_and_stops_at_the_lifetime(
+        db_url, state, smtp_sink):
+    settings, factory = setup(db_url, state, smtp_sink, retry_min_seconds=10, retry_max_seconds=30,
+                              retry_lifetime_hours=0.02)  # 72 seconds
+    ((row_id, msgid),) = put(factory, settings, [OFFICIAL], with_case=True)
+    smtp_sink.fail_temporarily(100)
+    now, delays = NOW, []
+    while rows_by_id(factory)[row_id].status == OutboxStatus.QUEUED:
+        assert send_due_sync(factory, settings, now=now, owner="t").claimed >= 1
+        row = rows_by_id(factory)[row_id]
+        if row.status == OutboxStatus.QUEUED:
+            delays.append(round((row.next_attempt_at - now).total_seconds()))
+            now = row.next_attempt_at
+    assert delays == [10, 20, 30]  # 10, 20, then capped at 30; the next (at +90 s) would pass the lifetime
+    rows = rows_by_id(factory)
+    assert rows[row_id].status == OutboxStatus.FAILED and rows[row_id].attempts == 4
+    assert [a.outcome for a in smtp_sink.attempts if a.message_id == msgid] == ["temporary"] * 4
+    (alert,) = [r for r in rows.values() if r.kind == "send_failed"]
+    assert alert.recipients == [CONTACT]
 
 
 def test_an_unreachable_server_defers_and_past_the_lifetime_fails_with_an_alert(db_url, state):

@@ -6,8 +6,10 @@ through the whole daemon (`run --once --now`) on letters that real ЦУР signal
 
 from __future__ import annotations
 
+import email
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from email import policy
 
 import pytest
 from sqlalchemy import select
@@ -58,3 +60,29 @@ def test_421_then_a_hang_after_data_then_recovery(env: CurmailEnv) -> None:
     alerts = [r for r in rows.values() if r.kind == "send_uncertain"]
     assert len(alerts) == 1 and alerts[0].status == OutboxStatus.SENT
     assert accepted[alerts[0].message_id] == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_550_for_one_recipient_fails_that_letter_alerts_the_contact_and_resend_settles_it(env: CurmailEnv) -> None:
+    official, contact = "petrov@kozmo.example", "ivanova@kozmo.example"
+    env.deliver(cur_signal(1), internal_date=RECEIVED)
+    env.smtp.reject("550 5.1.1 <petrov@kozmo.example>: Recipient address rejected", only=(official,))
+    env.run_once(NOW)
+    env.run_once(NOW + timedelta(hours=1))  # a 5xx is final: no retry in later runs
+    failed = [r for r in outbox(env) if r.status == OutboxStatus.FAILED]
+    assert failed and all(r.recipients == [official] and r.last_error.startswith("550") for r in failed)
+    (refused,) = [r for r in failed if r.kind == "refutation_new"]
+    assert [a.outcome for a in env.smtp.attempts if a.message_id == refused.message_id] == ["permanent"]
+    alerts = [r for r in outbox(env) if r.kind == "send_failed"]
+    assert len(alerts) == len(failed)  # one alert per refused letter, none about the alerts
+    assert all(r.recipients == [contact] and r.status == OutboxStatus.SENT for r in alerts)
+    texts = [email.message_from_bytes(m.raw, policy=policy.default).get_body(("plain",)).get_content()
+             for m in env.smtp.messages if m.message_id in {a.message_id for a in alerts}]
+    assert any(f"curmail outbox resend {refused.id}" in text for text in texts)
+
+    env.smtp.accept()
+    env.cli("outbox", "resend", str(refused.id))
+    env.run_once()  # the CLI queued it on the wall clock, so the daemon runs on it too
+    env.run_once()
+    assert [m.message_id for m in env.smtp.messages].count(refused.message_id) == 1  # same Message-ID, once
+    assert {r.id: r.status for r in outbox(env)}[refused.id] == OutboxStatus.SENT

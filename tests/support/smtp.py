@@ -32,6 +32,7 @@ class ReceivedMessage:
     auth_login: str | None
     outcome: Outcome
     reply: str
+    peer: str = ""  # the client's address:port, the same for every transaction of one SMTP connection
 
 
 class SinkHandler:
@@ -43,6 +44,7 @@ class SinkHandler:
         self._temporary_left = 0
         self._temporary_reply = "421 4.3.2 Service not available, try later"
         self._permanent_reply: str | None = None
+        self._rejected: frozenset[str] = frozenset()  # empty: the 5xx is for everyone
         self._hang = False
 
     # -- programming (called from the test's thread) ---------------------------------------------------
@@ -51,6 +53,7 @@ class SinkHandler:
         with self._lock:
             self._temporary_left = 0
             self._permanent_reply = None
+            self._rejected = frozenset()
             self._hang = False
 
     def fail_temporarily(self, times: int, reply: str = "421 4.3.2 Service not available, try later") -> None:
@@ -59,10 +62,11 @@ class SinkHandler:
             self._temporary_left = times
             self._temporary_reply = reply
 
-    def reject(self, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
-        """Answer every transaction with a 5xx until accept()."""
+    def reject(self, reply: str = "550 5.1.1 Mailbox unavailable", *, only: tuple[str, ...] = ()) -> None:
+        """Answer every transaction (or those to the addresses `only`) with a 5xx until accept()."""
         with self._lock:
             self._permanent_reply = reply
+            self._rejected = frozenset(only)
 
     def hang_after_data(self) -> None:
         """Take the whole message after DATA but never send the final reply (until stop)."""
@@ -77,7 +81,7 @@ class SinkHandler:
             if self._hang:
                 outcome: Outcome = "hung"
                 reply = ""
-            elif self._permanent_reply:
+            elif self._permanent_reply and (not self._rejected or self._rejected & set(envelope.rcpt_tos)):
                 outcome, reply = "permanent", self._permanent_reply
             elif self._temporary_left > 0:
                 self._temporary_left -= 1
@@ -94,6 +98,7 @@ class SinkHandler:
                     auth_login=login,
                     outcome=outcome,
                     reply=reply,
+                    peer=":".join(map(str, session.peer or ())),
                 )
             )
         if outcome == "hung":
@@ -165,8 +170,8 @@ class SmtpSink:
     def fail_temporarily(self, times: int, reply: str = "421 4.3.2 Service not available, try later") -> None:
         self.handler.fail_temporarily(times, reply)
 
-    def reject(self, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
-        self.handler.reject(reply)
+    def reject(self, reply: str = "550 5.1.1 Mailbox unavailable", *, only: tuple[str, ...] = ()) -> None:
+        self.handler.reject(reply, only=only)
 
     def hang_after_data(self) -> None:
         self.handler.hang_after_data()

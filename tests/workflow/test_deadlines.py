@@ -167,6 +167,13 @@ def test_an_override_day_off_from_the_config_wins_over_the_package(tmp_path):
     assert due(settings, msk(2026, 12, 4, 10, 0), "1wd") == msk(2026, 12, 8, 18, 0)
 
 
+def test_an_override_working_day_from_the_config_counts_for_terms_and_reminders(tmp_path):
+    # A decree newer than the installed package makes Saturday 5 December 2026 a working day.
+    settings = make_settings(tmp_path, calendar={"extra_working_days": ["2026-12-05"]})
+    assert due(settings, msk(2026, 12, 4, 10, 0), "1wd") == msk(2026, 12, 5, 18, 0)
+    assert due(settings, msk(2026, 12, 7, 18, 0), "-2wd") == msk(2026, 12, 5, 9, 0)
+
+
 # --- default terms per kind ----------------------------------------------------------------------
 
 

@@ -34,8 +34,7 @@ def test_the_contact_official_can_reclassify_it_and_the_new_kinds_workflow_start
 
 
 def test_mail_for_a_closed_case_opens_a_new_case_only_when_configured(make_flow):
-    flow = make_flow()
-    flow.app.settings = flow.settings.model_copy(update={"workflow": _Workflow(new_case_for_closed=True)})
+    flow = make_flow(workflow={"new_case_for_closed": True})
     flow.deliver("request.eml", at=msk(2026, 12, 2, 10, 0))
     notice = flow.one("request_new", OFFICIAL)
     flow.deliver("request_answer.eml", at=msk(2026, 12, 4, 11, 0), reply_to=notice.message_id)
@@ -47,9 +46,3 @@ def test_mail_for_a_closed_case_opens_a_new_case_only_when_configured(make_flow)
     assert flow.events(closed, "followup_opened")[0].detail == {"new_case": new.id}
     assert f"[KZM-{new.id}]" in body_of(flow.one("closed_case_mail", OFFICIAL))
 
-
-class _Workflow:
-    """Stands in for the `[workflow]` config section until it exists in daemon/config.py."""
-
-    def __init__(self, new_case_for_closed: bool) -> None:
-        self.new_case_for_closed = new_case_for_closed
