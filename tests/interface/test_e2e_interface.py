@@ -147,3 +147,45 @@ def test_every_staff_command_from_each_client_is_run_and_echoed(post: Post, clie
 
 def _number(letter: EmailMessage) -> str:
     return re.search(r"client-(\d+)@", letter["In-Reply-To"]).group(1)
+
+
+# ---------------------------------------------------------------- the ЦУР's and the web editor's commands
+
+
+def draft_at_cur(post: Post) -> EmailMessage:
+    """Signal, the official's draft; returns the draft letter the ЦУР got."""
+    open_signal(post)
+    post.fixture("draft_reply.eml", msk(2026, 12, 3, 13, 40), reply_to=post.one(OFFICIAL, "Сигнал ЦУР"))
+    (draft,) = drafts(post)
+    return draft
+
+
+def drafts(post: Post) -> list[EmailMessage]:
+    return [m for m in post.letters(CUR, "Проект") if "Обработано" not in m["Subject"]]
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_cur_rework_and_approval_and_the_web_editors_publication_from_each_client(post: Post, client: str):
+    english = sorted(CLIENTS).index(client) % 2 == 0
+    draft = draft_at_cur(post)
+    rework = "#rework уточните адрес" if english else "#на доработку уточните адрес"
+    post.send(client_mail(client, [rework], sender=f"ЦУР <{CUR}>", subject=f"RE: {draft['Subject']}",
+                          in_reply_to=draft["Message-ID"]), msk(2026, 12, 3, 14, 0))
+    assert f"> {rework} ✓ проект возвращён исполнителю с замечаниями" in text_of(post.one(CUR, "Обработано:"))
+    (remarks,) = [m for m in post.letters(OFFICIAL) if "уточните адрес" in text_of(m)]
+    post.fixture("draft_reply_v2.eml", msk(2026, 12, 3, 14, 20), reply_to=remarks)
+    (_, second) = drafts(post)
+    approve = "#approved" if english else "#Согласовано"
+    post.send(client_mail(client, [approve], sender=CUR, subject=f"RE: {second['Subject']}",
+                          in_reply_to=second["Message-ID"]), msk(2026, 12, 3, 14, 40))
+    (answer,) = [m for m in post.letters(CUR, "Обработано:") if approve in text_of(m)]
+    assert f"> {approve} ✓ текст согласован и направлен в пресс-службу" in text_of(answer)
+    assert len(post.letters(PRESS)) == 1
+    web = post.letters(WEB_EDITOR)[-1]
+    publish = "#published" if english else "#опубликовано"
+    post.send(client_mail(client, [f"{publish} https://kozmo.example/news/17"], sender=WEB_EDITOR,
+                          subject=f"RE: {web['Subject']}", in_reply_to=web["Message-ID"]), msk(2026, 12, 3, 15, 0))
+    assert "публикация отмечена, дело закрыто" in text_of(post.one(WEB_EDITOR, "Обработано:"))
+    (case,) = post.cases()
+    assert (case.state, case.outcome, case.data["published_url"]) == ("closed", "published",
+                                                                      "https://kozmo.example/news/17")
