@@ -184,7 +184,11 @@ def verify_dkim(raw: bytes, sender: str, dnsfunc: DnsFunc | None = None) -> Verd
     checker = dkim.DKIM(raw)
     try:
         ok = checker.verify(dnsfunc=dnsfunc) if dnsfunc is not None else checker.verify()
-    except Exception as exc:  # dkimpy raises on malformed signatures and DNS failures alike
+    except dkim.ValidationError as exc:  # dkimpy raises, not returns False, on a body changed after signing
+        if "body hash mismatch" in str(exc):
+            return Verdict(False, "подпись DKIM неверна: текст письма изменён после подписания")
+        return Verdict(False, f"подпись DKIM неверна ({str(exc)[:120]})")
+    except Exception as exc:  # malformed signatures, missing keys and DNS failures alike
         return Verdict(False, f"подпись DKIM не проверена: {type(exc).__name__}")
     if not ok:
         return Verdict(False, "подпись DKIM неверна или отсутствует")

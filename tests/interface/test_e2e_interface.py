@@ -189,3 +189,71 @@ def test_cur_rework_and_approval_and_the_web_editors_publication_from_each_clien
     (case,) = post.cases()
     assert (case.state, case.outcome, case.data["published_url"]) == ("closed", "published",
                                                                       "https://kozmo.example/news/17")
+
+
+# ---------------------------------------------------------------- spoofed approvals
+
+
+def local_dns(name: bytes, timeout: int = 5) -> bytes | None:
+    """example.org's DKIM key, served from the fixture instead of DNS."""
+    if name == b"sel._domainkey.example.org.":
+        return b"v=DKIM1; k=rsa; p=" + (FIXTURES / "interface" / "dkim_test.pub.b64").read_bytes().strip()
+    return None
+
+
+def signed(raw: bytes) -> bytes:
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    key = (FIXTURES / "interface" / "dkim_test.key").read_bytes()
+    return dkim.sign(raw, b"sel", b"example.org", key,
+                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + raw
+
+
+GOOD_RESULTS = f"{OUR_MTA}; dkim=pass header.d=example.org header.s=sel; dmarc=pass header.from=example.org"
+SPOOFS = {
+    # form: (answers our draft letter, Authentication-Results on top, body changed after signing, reason)
+    "forged From without our token": (False, GOOD_RESULTS, False, "только в ответе на письмо curmail"),
+    "Authentication-Results of another authserv-id": (
+        True, "mx.evil.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org", False,
+        f"authserv-id «{OUR_MTA}»"),
+    "DKIM failing at our MTA": (True, f"{OUR_MTA}; dkim=fail header.d=example.org; dmarc=fail", False, "dkim=fail"),
+    "DKIM failing in dkimpy's own check": (True, GOOD_RESULTS, True, "подпись DKIM неверна"),
+}
+
+
+@pytest.fixture
+def guarded(post: Post, monkeypatch: pytest.MonkeyPatch) -> Post:
+    post.env.configure(security={"authserv_id": OUR_MTA, "verify_dkim": True})
+    monkeypatch.setattr(auth, "dkim_dnsfunc", local_dns)
+    return post
+
+
+def approval_mail(draft: EmailMessage, *, token: bool, results: str, tamper: bool) -> bytes:
+    raw = signed(client_mail("outlook_plain_cp1251", ["#согласовано"], sender=CUR, domain="example.org",
+                             subject=f"RE: {draft['Subject']}", in_reply_to=draft["Message-ID"] if token else None))
+    if tamper:  # a replayed or altered letter: the body no longer matches the signature
+        raw = raw.replace(b"=C8=E2=E0=ED=EE=E2=E0", b"=C8=E2=E0=ED=EE=E2=E0=21")
+    return f"Authentication-Results: {results}\r\n".encode() + raw
+
+
+@pytest.mark.parametrize("form", list(SPOOFS), ids=list(SPOOFS))
+def test_a_spoofed_approval_is_refused_recorded_and_reported_to_the_contact_official(guarded: Post, form: str):
+    token, results, tamper, reason = SPOOFS[form]
+    draft = draft_at_cur(guarded)
+    guarded.send(approval_mail(draft, token=token, results=results, tamper=tamper), msk(2026, 12, 3, 14, 0))
+    (case,) = guarded.cases()
+    assert case.state == "awaiting_approval"
+    assert guarded.letters(PRESS) == [] and guarded.letters(WEB_EDITOR) == []
+    (refused,) = guarded.events("command_refused")
+    assert reason in refused.detail["reason"]
+    alert = guarded.one(CONTACT, "возможна подделка")
+    assert reason in text_of(alert) and CUR in text_of(alert)
+    assert f"> #согласовано ✗ отклонено: {refused.detail['reason'][:40]}" in text_of(guarded.one(CUR, "Обработано:"))
+
+
+def test_an_authenticated_signed_reply_to_our_draft_letter_approves(guarded: Post):
+    draft = draft_at_cur(guarded)
+    guarded.send(approval_mail(draft, token=True, results=GOOD_RESULTS, tamper=False), msk(2026, 12, 3, 14, 0))
+    (case,) = guarded.cases()
+    assert case.state == "sent_to_press"
+    assert len(guarded.letters(PRESS)) == 1
+    assert guarded.letters(CONTACT, "возможна подделка") == []
