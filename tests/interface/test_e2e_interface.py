@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import select
 
 from daemon import auth
-from daemon.db.models import Case, CaseEvent
+from daemon.db.models import Case, CaseEvent, StoredMessage
 from tests.interface.clients import CLIENTS, client_mail
 from tests.support.env import CurmailEnv
+from tests.interface.test_loops import dsn_for
 from tests.workflow.conftest import CONTACT, CUR, MSK, OFFICIAL, PRESS, SUPERVISOR, WEB_EDITOR, msk, set_headers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -257,3 +258,144 @@ def test_an_authenticated_signed_reply_to_our_draft_letter_approves(guarded: Pos
     assert case.state == "sent_to_press"
     assert len(guarded.letters(PRESS)) == 1
     assert guarded.letters(CONTACT, "возможна подделка") == []
+
+
+# ---------------------------------------------------------------- loops
+
+
+STYLES = {
+    # style: (headers, subject prefix, text)
+    "marked": (["Auto-Submitted: auto-replied", "X-Autoreply: yes"], "Автоответ: ",
+               ["Я в отпуске до 10.12.2026, на письма не отвечаю."]),
+    "unmarked": ([], "Автоматический ответ: ", ["Я в отпуске до 10.12.2026, на письма не отвечаю.",
+                                                "По срочным вопросам звоните 8 (83632) 0-00-00."]),
+    # The worst responder: no marks, a plain «RE:», a text that reads like a person's answer.
+    "disguised": ([], "RE: ", ["Спасибо, ваше письмо получено и передано специалисту."]),
+    # Worse still: no thread headers and a subject of its own, so every answer looks like a new letter.
+    "unthreaded": ([], "Ваше письмо получено", ["Спасибо, ваше письмо получено и передано специалисту."]),
+}
+
+
+def responder_reply(n: int, responder: str, letter: EmailMessage, style: str) -> bytes:
+    """An automatic answer from `responder` to one of our letters, in the given style."""
+    headers, prefix, text = STYLES[style]
+    subject = f"{prefix} №{n}" if style == "unthreaded" else f"{prefix}{letter['Subject']}"
+    raw = client_mail("outlook_plain_cp1251", text, sender=responder, subject=subject,
+                      in_reply_to=None if style == "unthreaded" else letter["Message-ID"],
+                      domain=f"responder{n}.example")
+    return "".join(f"{h}\r\n" for h in headers).encode() + raw
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_two_auto_responders_answering_each_other_through_curmail_settle(post: Post, style: str):
+    """The ЦУР's mailbox and the assignee both answer every letter they get; curmail must not keep them talking."""
+    responders = (CUR, OFFICIAL)
+    at = SIGNAL_AT
+    post.fixture("signal.eml", at)
+    answered = 0
+    rounds = 0
+    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in responders]:
+        rounds += 1
+        assert rounds < 80, "still mailing the responders"  # a guard against a hang, not a timing bound
+        at += timedelta(minutes=2)
+        for to, letter in fresh:
+            answered += 1
+            post.env.deliver(responder_reply(answered, to, letter, style), internal_date=at)
+        post.env.run_once(now=at + timedelta(minutes=1))
+    limit = post.env.settings.security.auto_mail_per_address_per_day
+    to_cur, to_official = post.letters(CUR), post.letters(OFFICIAL)
+    with post.env.reader().sessions() as session:
+        stored = list(session.scalars(select(StoredMessage)))
+    assert len(stored) == 1 + answered  # every automatic answer is kept
+    if style in ("marked", "unmarked"):
+        # Recognised as automatic: stored in the case's thread, never answered, nothing relayed.
+        assert rounds == 1 and len(post.cases()) == 1
+        assert all(m.case_id == 1 for m in stored if "[KZM-1]" in (m.subject or ""))
+        assert [m["Subject"].split("]")[1].split(":")[0].strip() for m in to_cur] == ["Принято"]
+    elif style == "disguised":
+        # Read as people's answers (a draft, remarks): the workflow acts, then the talk runs dry.
+        assert rounds <= 4 and len(to_cur) <= 5 and len(to_official) <= 6
+    else:
+        # Every answer opens a case and earns an acknowledgement until each address's daily limit stops it;
+        # the contact official hears of each address once.
+        for responder in responders:
+            acks = [m for m in post.letters(responder) if "Принято:" in m["Subject"]]
+            assert len(acks) == limit
+            (told,) = post.letters(CONTACT, f"Автоответы на адрес {responder} приостановлены")
+            assert str(limit) in text_of(told)
+        assert len(to_cur) == limit and len(to_official) == limit + 3  # + the signal's notice, invitation, list
+        assert rounds == limit
+    if style != "unthreaded":
+        assert post.letters(CONTACT, "Автоответы на адрес") == []
+
+
+# ---------------------------------------------------------------- bounces
+
+
+def test_a_bounce_of_the_prpress_letter_marks_it_failed_and_tells_the_contact_official(post: Post):
+    draft = draft_at_cur(post)
+    post.fixture("approval.eml", msk(2026, 12, 3, 14, 20), reply_to=draft)
+    (press,) = post.letters(PRESS)
+    assert post.letters(CONTACT, "ИНЦИДЕНТ") == []
+    post.send(dsn_for(press.as_bytes(), PRESS), msk(2026, 12, 3, 14, 30))
+    alert = post.one(CONTACT, "ИНЦИДЕНТ: комментарий не доставлен в пресс-службу")
+    text = text_of(alert)
+    assert PRESS in text and "5.1.1" in text and "User unknown" in text
+    (failed,) = post.events("delivery_failed")
+    assert failed.detail["recipients"] == [PRESS] and failed.detail["kind"] == "refutation_press"
+    # Postfix retries and bounces again: nobody is told twice; a bounce of someone else's letter tells nobody.
+    post.send(dsn_for(press.as_bytes(), PRESS, "bounce-2"), msk(2026, 12, 3, 14, 31))
+    foreign = press.as_bytes().replace(press["Message-ID"].encode(), b"<not-ours@elsewhere.example>")
+    post.send(dsn_for(foreign, PRESS, "bounce-3"), msk(2026, 12, 3, 14, 32))
+    assert len(post.letters(CONTACT, "ИНЦИДЕНТ")) == 1
+    assert [e.detail["outbox_id"] for e in post.events("delivery_failed")] == [failed.detail["outbox_id"]]
+
+
+# ---------------------------------------------------------------- digests and calendar invitations
+
+
+def test_the_working_day_digest_and_the_personal_lists(post: Post):
+    post.env.run_once(now=msk(2026, 12, 2, 9, 5))
+    assert post.new() == []  # nothing open: no digest at all
+    post.fixture("signal.eml", msk(2026, 12, 3, 8, 0))  # KZM-1, Petrov: published on Monday 7 December
+    post.fixture("generic_cur.eml", msk(2026, 12, 3, 8, 10))  # KZM-2, Ivanova: due 04.12, overdue by the 8th
+    post.fixture("appeal_59fz.eml", msk(2026, 12, 3, 8, 20))  # KZM-3, Ivanova: moved to 08.12 15:00 below
+    post.fixture("request.eml", msk(2026, 12, 3, 8, 30))  # KZM-4, Petrov: due 10.12, this week on the 8th
+    assert [m for _, m in post.new() if "Сводка" in m["Subject"]] == []  # before 09:00
+    appeal_notice = post.one(CONTACT, "[KZM-3] Обращение")
+    post.send(client_mail("thunderbird_flowed", ["#срок 08.12.2026 15:00"], sender=CONTACT,
+                          subject=f"Re: {appeal_notice['Subject']}", in_reply_to=appeal_notice["Message-ID"]),
+              msk(2026, 12, 3, 8, 40))
+    post.fixture("draft_reply.eml", msk(2026, 12, 7, 10, 0), reply_to=post.one(OFFICIAL, "[KZM-1] Сигнал ЦУР"))
+    post.fixture("approval.eml", msk(2026, 12, 7, 10, 20), reply_to=drafts(post)[0])
+    post.fixture("published.eml", msk(2026, 12, 7, 11, 0), reply_to=post.letters(WEB_EDITOR, "[KZM-1]")[-1])
+    post.new()
+
+    post.env.run_once(now=msk(2026, 12, 8, 9, 5))  # Tuesday
+    sent = post.new()
+    digests = {tos: m for tos, m in sent if m["Subject"].startswith("Сводка на 08.12.2026")}
+    assert set(digests) == {(CONTACT,), (SUPERVISOR,)}
+    digest = digests[(CONTACT,)]
+    assert digest["Subject"] == "Сводка на 08.12.2026: просрочено 1, сегодня 1"
+    assert digest.get_content_type() == "multipart/alternative"
+    text = text_of(digest)
+    assert "ПРОСРОЧЕНО (1): [KZM-2] Совещание в пятницу — срок 04.12.2026 18:00 (МСК); Иванова Мария Петровна" in text
+    assert "Срок сегодня (1): [KZM-3]" in text and "срок 08.12.2026 15:00 (МСК)" in text
+    assert "Срок на этой неделе (1): [KZM-4] Запрос информации о вывозе ТКО — срок 10.12.2026 18:00 (МСК)" in text
+    assert "Иванова Мария Петровна: 2 / 1" in text and "Петров Сергей Иванович: 1 / 0" in text
+    assert "Опубликовано вчера: [KZM-1]" in text and "https://kozmo.example/news/" in text
+    markup = html_of(digest)
+    assert "<style" not in markup and 'style="' in markup and "<table" in markup  # Outlook drops <style>
+    assert 'name="viewport"' in markup and "max-width:640px" in markup  # phones
+    for part in ("Просрочено: 1", "Срок сегодня: 1", "Срок на этой неделе: 1", "Опубликовано вчера"):
+        assert part in markup
+    personal = {tos: m for tos, m in sent if m["Subject"].startswith("Ваши дела на 08.12.2026")}
+    assert set(personal) == {(CONTACT,), (OFFICIAL,)}  # each assignee with open cases, nobody else
+    assert personal[(OFFICIAL,)]["Subject"] == "Ваши дела на 08.12.2026: 1"
+    mine = text_of(personal[(CONTACT,)])
+    assert "[KZM-2]" in mine and "ПРОСРОЧЕНО" in mine and "[KZM-3]" in mine and "[KZM-4]" not in mine
+    assert personal[(CONTACT,)].get_body(("html",)) is not None
+
+    post.env.run_once(now=msk(2026, 12, 8, 15, 0))
+    post.env.run_once(now=msk(2026, 12, 12, 9, 5))  # Saturday
+    assert [m for _, m in post.new() if "Сводка" in m["Subject"] or "Ваши дела" in m["Subject"]] == []
