@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import email
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -21,8 +21,8 @@ from sqlalchemy import select
 from daemon import auth
 from daemon.db.models import Case, CaseEvent, StoredMessage
 from tests.interface.clients import CLIENTS, client_mail
-from tests.support.env import CurmailEnv
 from tests.interface.test_loops import dsn_for
+from tests.support.env import CurmailEnv
 from tests.workflow.conftest import CONTACT, CUR, MSK, OFFICIAL, PRESS, SUPERVISOR, WEB_EDITOR, msk, set_headers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -36,7 +36,6 @@ class Post:
 
     env: CurmailEnv
     read: int = 0
-    numbers: dict[str, int] = field(default_factory=dict)
 
     def send(self, raw: bytes, at: datetime) -> None:
         self.env.deliver(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), internal_date=at)
@@ -399,3 +398,33 @@ def test_the_working_day_digest_and_the_personal_lists(post: Post):
     post.env.run_once(now=msk(2026, 12, 8, 15, 0))
     post.env.run_once(now=msk(2026, 12, 12, 9, 5))  # Saturday
     assert [m for _, m in post.new() if "Сводка" in m["Subject"] or "Ваши дела" in m["Subject"]] == []
+
+
+def test_calendar_invitations_in_msk_follow_the_deadline_and_the_close(post: Post):
+    notice = open_signal(post)
+    (first,) = calendars(post.letters(OFFICIAL))
+    assert str(first["method"]) == "REQUEST" and first.walk("VTIMEZONE")
+    event = vevent(first)
+    end = event.decoded("dtend")
+    assert end == msk(2026, 12, 3, 15, 42) and end.utcoffset() == timedelta(hours=3)
+    assert str(event["dtend"].params["TZID"]) == "Europe/Moscow"
+    assert event.decoded("dtstart") == msk(2026, 12, 3, 15, 12)
+    assert int(event["sequence"]) == 0 and "mailto:petrov@kozmo.example" in str(event["attendee"])
+    uid = str(event["uid"])
+    (letter,) = post.letters(OFFICIAL, "Срок в календарь")
+    assert "03.12.2026 15:42 (МСК)" in letter["Subject"]
+
+    post.send(client_mail("outlook_html", ["#срок 10.12.2026 11:30"], sender=CONTACT,
+                          subject=f"RE: {notice['Subject']}", in_reply_to=notice["Message-ID"]),
+              msk(2026, 12, 3, 13, 0))
+    moved = vevent(calendars(post.letters(OFFICIAL))[1])
+    assert str(moved["uid"]) == uid and int(moved["sequence"]) == 1
+    assert moved.decoded("dtend").astimezone(MSK) == msk(2026, 12, 10, 11, 30)
+
+    post.send(client_mail("gmail_ru", ["#закрыть дан ответ"], sender=CONTACT, subject=f"RE: {notice['Subject']}",
+                          in_reply_to=notice["Message-ID"]), msk(2026, 12, 3, 13, 30))
+    cancel = calendars(post.letters(OFFICIAL))[2]
+    assert str(cancel["method"]) == "CANCEL"
+    cancelled = vevent(cancel)
+    assert (str(cancelled["uid"]), int(cancelled["sequence"]), str(cancelled["status"])) == (uid, 2, "CANCELLED")
+    assert len(calendars(post.letters(OFFICIAL))) == 3  # nothing more after the close
