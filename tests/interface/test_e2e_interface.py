@@ -428,3 +428,39 @@ def test_calendar_invitations_in_msk_follow_the_deadline_and_the_close(post: Pos
     cancelled = vevent(cancel)
     assert (str(cancelled["uid"]), int(cancelled["sequence"]), str(cancelled["status"])) == (uid, 2, "CANCELLED")
     assert len(calendars(post.letters(OFFICIAL))) == 3  # nothing more after the close
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_input_gets_the_exact_error_and_help(post: Post):
+    notice = open_signal(post)
+    post.send(client_mail("yandex_html", ["#срок 32.13.2026", "#due 10 дикабря", "#удалить дело"], sender=CONTACT,
+                          subject=f"Re: {notice['Subject']}", in_reply_to=notice["Message-ID"]),
+              msk(2026, 12, 3, 13, 0))
+    text = text_of(post.one(CONTACT, "Обработано:"))
+    formats = "Принимаются: «10.12.2026», «10.12.2026 15:00», «10 декабря»"
+    assert f"> #срок 32.13.2026 ✗ ошибка: не удалось прочитать дату «32.13.2026». {formats}" in text
+    assert f"> #due 10 дикабря ✗ ошибка: не удалось прочитать дату «10 дикабря». {formats}" in text
+    assert "> #удалить дело ✗ неизвестная команда" in text
+    assert "Справка по командам" in text and "#назначить <e-mail или фамилия>" in text
+    (case,) = post.cases()
+    assert case.due_at == msk(2026, 12, 3, 15, 42)
+
+    # Petrov holds the case but may not move its deadline; the supervisor's letter is about no case of hers.
+    official_notice = post.one(OFFICIAL, "Сигнал ЦУР")
+    post.send(client_mail("iphone", ["#срок 10.12.2026", "#список"], sender=OFFICIAL,
+                          subject=f"Re: {official_notice['Subject']}", in_reply_to=official_notice["Message-ID"]),
+              msk(2026, 12, 3, 13, 10))
+    text = text_of(post.one(OFFICIAL, "Обработано:"))
+    assert ("> #срок 10.12.2026 ✗ отклонено: команду могут выполнять: контактное лицо, руководитель аппарата; "
+            "у отправителя такой роли нет") in text
+    assert "> #список ✗ отклонено: команду могут выполнять: контактное лицо, руководитель аппарата" in text
+    post.send(client_mail("mailru", ["#закрыть дубль"], sender=SUPERVISOR, subject=f"Re: {notice['Subject']}"),
+              msk(2026, 12, 3, 13, 20))
+    text = text_of(post.one(SUPERVISOR, "Обработано:"))
+    assert "> #закрыть дубль ✗ отклонено: команда меняет дело, поэтому принимается только в ответе на письмо" in text
+    assert [e.detail["command"] for e in post.events("command_refused")] == ["due", "list", "close"]
+    (case,) = post.cases()
+    assert (case.state, case.due_at) == ("assigned", msk(2026, 12, 3, 15, 42))
+    assert post.letters(CONTACT, "возможна подделка") == []  # only refused approvals are reported
