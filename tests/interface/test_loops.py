@@ -6,9 +6,22 @@ import email
 from datetime import timedelta
 from email import policy
 
+import pytest
+
 from tests.interface.conftest import Mail
 from tests.support.mail import make_message
-from tests.workflow.conftest import CONTACT, CUR, OFFICIAL, PRESS, WEB_EDITOR, body_of, header_of, msk, plain
+from tests.workflow.conftest import (
+    CONTACT,
+    CUR,
+    OFFICIAL,
+    PRESS,
+    SUPERVISOR,
+    WEB_EDITOR,
+    body_of,
+    header_of,
+    msk,
+    plain,
+)
 
 DAY = msk(2026, 12, 3, 10, 0)
 
@@ -115,3 +128,62 @@ def test_a_bounce_of_the_press_letter_marks_it_failed_and_is_an_incident(flow: M
     flow.deliver_raw(dsn_for(press.raw, PRESS, "bounce-2"), at=msk(2026, 12, 3, 14, 31))
     assert len(flow.outbox("delivery_failed")) == 1
     assert email.message_from_bytes(alert.raw, policy=policy.default)["Precedence"] is None
+
+
+def test_a_new_case_from_a_staff_member_is_acknowledged_with_tag_and_deadline(flow: Mail):
+    flow.deliver_raw(make_message(sender=f"Сидорова <{SUPERVISOR}>", subject="Подготовить справку о ремонте дорог",
+                                  body="Прошу подготовить справку о ремонте дорог к совещанию.",
+                                  message_id="<staff-new-1@kozmo.example>"), at=DAY)
+    case = flow.case()
+    ack = flow.one("ack", SUPERVISOR)
+    assert header_of(ack, "Subject") == f"[KZM-{case.id}] Принято: Подготовить справку о ремонте дорог"
+    assert header_of(ack, "In-Reply-To") == "<staff-new-1@kozmo.example>"
+    text = plain(body_of(ack))
+    assert f"открыто дело [KZM-{case.id}]" in text
+    assert case.due_at is not None and f"Срок: до {case.due_at.astimezone(DAY.tzinfo):%H:%M %d.%m.%Y}" in text
+
+
+def test_acknowledgements_are_configured_per_kind(make_flow):
+    only_signals = make_flow(acks={"kinds": ["refutation"]})
+    only_signals.deliver("request.eml", at=msk(2026, 12, 3, 12, 0))
+    only_signals.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    assert [row.case_id for row in only_signals.outbox("ack")] == [c.id for c in only_signals.cases()
+                                                                  if c.kind == "refutation"]
+
+
+def test_appeals_forwarded_by_the_cur_are_acknowledged_when_configured(make_flow):
+    flow = make_flow(acks={"cur_appeals": True})
+    flow.deliver("appeal_59fz.eml", at=msk(2026, 12, 3, 10, 0))
+    assert flow.case().kind == "appeal"
+    assert len(flow.outbox("ack", CUR)) == 1
+
+
+LOOP_SIGNS = {
+    "Auto-Submitted: auto-generated": ({"Auto-Submitted": "auto-generated"}, CUR),
+    "Precedence: list": ({"Precedence": "list"}, CUR),
+    "Precedence: junk": ({"Precedence": "junk"}, CUR),
+    "List-Unsubscribe": ({"List-Unsubscribe": "<mailto:leave@example.org>"}, CUR),
+    "empty Return-Path": ({"Return-Path": "<>"}, CUR),
+    "MAILER-DAEMON": ({}, "MAILER-DAEMON@example.org"),
+    "postmaster": ({}, "postmaster@example.org"),
+    "noreply": ({}, "noreply@example.org"),
+    "our own Message-ID domain": ({"Message-ID": "<curmail.aaaa.bbbb@curmail.kozmo.example>"}, CUR),
+}
+
+
+@pytest.mark.parametrize("sign", list(LOOP_SIGNS))
+def test_mail_on_the_never_answer_list_is_stored_and_threaded_but_never_answered(flow: Mail, sign: str):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    ack = flow.one("ack", CUR)
+    before = len(flow.outbox())
+    headers, sender = LOOP_SIGNS[sign]
+    headers = dict(headers)
+    message_id = headers.pop("Message-ID", "<loop-1@example.org>")
+    raw = make_message(sender=sender, subject=f"RE: {ack.subject}", body="#статус\nСообщение получено.",
+                       in_reply_to=ack.message_id, references=ack.message_id, headers=headers, message_id=message_id)
+    if "Return-Path" in headers:  # a Return-Path goes on top, as the delivering MTA writes it
+        raw = b"Return-Path: <>\n" + raw.replace(b"Return-Path: <>\n", b"")
+    flow.deliver_raw(raw, at=msk(2026, 12, 3, 12, 50))
+    assert len(flow.outbox()) == before
+    stored = flow.messages()
+    assert len(stored) == 2 and stored[-1].case_id == flow.case().id
