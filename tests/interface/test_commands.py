@@ -291,3 +291,24 @@ def test_a_mail_with_only_a_mistyped_command_gets_help_instead_of_opening_a_case
     assert "--- Справка по командам ---" in text
     assert [c.id for c in flow.cases()] == [number]  # no new case, and the refutation did not take it as a draft
     assert flow.case().state == "assigned"
+
+
+def test_a_new_mail_with_a_bare_case_tag_adds_information_but_cannot_reassign_close_or_approve(flow: Mail):
+    number = open_signal(flow)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"[KZM-{number}] дополнение",
+                                  body="Подрядчик сообщил, что воду дадут к вечеру.",
+                                  message_id="<info-1@kozmo.example>"), at=LATER)
+    info = flow.messages()[-1]
+    assert info.case_id == number and flow.outbox("command_result") == []
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"[KZM-{number}] #назначить Сидорова",
+                                  body="#закрыть дубль\n#согласовано\n", message_id="<bare-1@kozmo.example>"), at=LATER)
+    case = flow.case()
+    assert case.state != "closed" and case.assignee == OFFICIAL
+    assert flow.outbox("case_assigned") == [] and flow.outbox("refutation_press") == []
+    reasons = {e.detail["command"]: e.detail["reason"] for e in flow.events(case, "command_refused")}
+    assert set(reasons) == {"assign", "close", "approved"}
+    assert "принимается только в ответе на письмо curmail" in reasons["assign"]
+    assert "принимается только в ответе на письмо curmail" in reasons["close"]
+    assert "команду могут выполнять: ЦУР" in reasons["approved"]
+    text = reply_of(flow, CONTACT)
+    assert "> #закрыть дубль ✗ отклонено" in text and f"[KZM-{number}] #назначить Сидорова ✗ отклонено" in text
