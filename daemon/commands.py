@@ -283,8 +283,11 @@ def describe_case(run: _Run, case: Case) -> str:
         f"Дело {run.tag(case)}: {case.subject}",
         f"Вид: {KIND_RU.get(case.kind, case.kind)}; состояние: {state_ru(case.state)}",
         f"Срок: {run.msk(case.due_at)}{' (предполагаемый)' if case.due_assumed else ''}",
-        f"Исполнитель: {_person(run, case.assignee)}",
     ]
+    original = (case.data or {}).get("original_due_at")
+    if original:  # an extended appeal: both terms, since the 30-day limit counts from the first
+        lines.append(f"Первоначальный срок: {run.msk(datetime.fromisoformat(original))}")
+    lines.append(f"Исполнитель: {_person(run, case.assignee)}")
     if case.topic:
         lines.append(f"Тема: {case.topic}")
     if case.outcome:
@@ -295,14 +298,22 @@ def describe_case(run: _Run, case: Case) -> str:
     if events:
         lines.append("История (последние записи):")
         for event in reversed(events):
-            lines.append(f"  {run.msk(event.at)} — {_action_ru(event)} ({event.actor})")
+            lines.append(f"  {run.msk(event.at)} — {_action_ru(run, event)} ({event.actor})")
     return "\n".join(lines)
 
 
-def _action_ru(event: CaseEvent) -> str:
+def _action_ru(run: _Run, event: CaseEvent) -> str:
     if event.action.startswith("transition:"):
         return f"{state_ru(event.from_state or '')} → {state_ru(event.to_state or '')}"
-    return ACTION_RU.get(event.action, event.action)
+    text = ACTION_RU.get(event.action, event.action)
+    detail = event.detail or {}
+    if event.action in ("deadline_set", "deadline_extended") and detail.get("new_due_at"):
+        text += f": {run.msk(datetime.fromisoformat(detail['new_due_at']))}"
+        if detail.get("reason"):
+            text += f", причина: {str(detail['reason'])[:200]}"
+    elif event.action == "command_refused" and detail.get("command"):
+        text += f": #{detail['command']}"
+    return text
 
 
 def _person(run: _Run, address: str | None) -> str:

@@ -13,6 +13,7 @@ from tests.support.mail import make_message
 from tests.workflow.conftest import (
     CONTACT,
     CUR,
+    MSK,
     OFFICIAL,
     PRESS,
     SUPERVISOR,
@@ -256,6 +257,12 @@ def test_extend_follows_the_rules_of_the_case_kind(flow: Mail):
     command("#продлить 20.03.2027 ещё подождём\n", 3)  # past 30 days from the original term
     third = plain(body_of(flow.outbox("command_result", CONTACT)[2]))
     assert "✗ ошибка: Срок можно продлить не более чем на 30 дн." in third
+
+    command("#статус\n", 4)  # both terms, and the reason in the history
+    status = plain(body_of(flow.outbox("command_result", CONTACT)[3]))
+    assert "Срок: 20.01.2027 18:00 (МСК)" in status
+    assert f"Первоначальный срок: {original_due.astimezone(MSK):%d.%m.%Y %H:%M} (МСК)" in status
+    assert "срок продлён: 20.01.2027 18:00 (МСК), причина: запрошены сведения у подрядчика" in status
 
 
 def test_extend_is_refused_for_a_refutation_and_list_for_an_official(flow: Mail):
