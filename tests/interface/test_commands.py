@@ -319,3 +319,22 @@ def test_a_new_mail_with_a_bare_case_tag_adds_information_but_cannot_reassign_cl
     assert "команду могут выполнять: ЦУР" in reasons["approved"]
     text = reply_of(flow, CONTACT)
     assert "> #закрыть дубль ✗ отклонено" in text and f"[KZM-{number}] #назначить Сидорова ✗ отклонено" in text
+
+
+def test_a_reply_to_our_answer_carries_the_token_for_the_next_command(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: [KZM-{number}] x", body="#статус\n",
+                                  in_reply_to=notice.message_id, references=notice.message_id,
+                                  message_id="<first@kozmo.example>"), at=LATER)
+    (answer,) = flow.outbox("command_result", CONTACT)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: {answer.subject}", body="#закрыть дубль\n",
+                                  in_reply_to=answer.message_id, references=answer.message_id,
+                                  message_id="<second@kozmo.example>"), at=LATER)
+    assert (flow.case().state, flow.case().outcome) == ("closed", "дубль")
+    # The same answer forwarded to someone else proves nothing for them: the token is per recipient.
+    flow.deliver_raw(make_message(sender=SUPERVISOR, subject=f"RE: {answer.subject}", body="#открыть\n",
+                                  in_reply_to=answer.message_id, references=answer.message_id,
+                                  message_id="<third@kozmo.example>"), at=LATER)
+    assert flow.case().state == "closed"
+    assert "> #открыть ✗ отклонено: команда меняет дело" in reply_of(flow, SUPERVISOR)
