@@ -69,6 +69,17 @@ class Refused(NotAuthorised):
 
 
 @dataclass(frozen=True, slots=True)
+class NotDone:
+    """A handler's answer when the command was taken but had no effect: echoed with ✗, its records kept.
+
+    A refused approval is recorded and reported by the workflow; rolling that back like an error would
+    hide a possible spoofing attempt.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class LineResult:
     """One command line and what came of it."""
 
@@ -142,9 +153,11 @@ def _one(run: _Run, command: Command) -> LineResult:
     try:
         if not run.roles:
             raise Refused("адрес отправителя не числится среди сотрудников администрации и адресов ЦУР")
-        text = handler(run, command)
+        outcome = handler(run, command)
         savepoint.commit()
-        return LineResult(command.line, True, text)
+        if isinstance(outcome, NotDone):
+            return LineResult(command.line, False, outcome.text)
+        return LineResult(command.line, True, outcome)
     except Refused as exc:
         savepoint.rollback()
         _record_refusal(run, command, str(exc))
@@ -459,11 +472,13 @@ def _cur_checks(run: _Run, command: Command, case: Case) -> None:
         raise WorkflowError("согласование и доработка применяются только к опровержениям")
 
 
-def _approved(run: _Run, command: Command) -> str:
+def _approved(run: _Run, command: Command) -> str | NotDone:
     case = _need_case(run)
     _cur_checks(run, command, case)
     before = _last_event_id(run, case)
     refutation.take_approval(run.session, run.app, case, _inbound(run))
+    if _events_since(run, case, before, "approval_repeated"):
+        return "текст уже был согласован и направлен в пресс-службу; повторно не отправлялся"
     if case.state == State.SENT_TO_PRESS:
         refused = _events_since(run, case, before, "approval_refused")
         if not refused:
@@ -472,7 +487,7 @@ def _approved(run: _Run, command: Command) -> str:
     if refused:
         code = (refused[-1].detail or {}).get("reason", "")
         # take_approval recorded the attempt and told the contact official; our reply gives the reason.
-        return f"не принято: {refutation.REFUSAL_TEXT.get(code, code)}"
+        return NotDone(f"не принято: {refutation.REFUSAL_TEXT.get(code, code)}")
     return f"дело {state_ru(case.state)}; повторное согласование не требуется"
 
 
@@ -551,7 +566,7 @@ def _reports(run: _Run, command: Command) -> str:
                        case=run.case, now=run.now))
 
 
-HANDLERS: dict[str, Callable[[_Run, Command], str]] = {
+HANDLERS: dict[str, Callable[[_Run, Command], str | NotDone]] = {
     "help": _help,
     "status": _status,
     "mine": _mine,
@@ -569,4 +584,4 @@ HANDLERS: dict[str, Callable[[_Run, Command], str]] = {
     "send": _reports,
 }
 
-__all__ = ["HANDLERS", "LineResult", "Refused", "describe_case", "execute", "open_cases"]
+__all__ = ["HANDLERS", "LineResult", "NotDone", "Refused", "describe_case", "execute", "open_cases"]

@@ -338,3 +338,33 @@ def test_a_reply_to_our_answer_carries_the_token_for_the_next_command(flow: Mail
                                   message_id="<third@kozmo.example>"), at=LATER)
     assert flow.case().state == "closed"
     assert "> #открыть ✗ отклонено: команда меняет дело" in reply_of(flow, SUPERVISOR)
+
+
+def test_an_approval_of_a_superseded_draft_is_answered_as_not_done(flow: Mail):
+    number = open_signal(flow)
+    first = draft_to_cur(flow)
+    flow.deliver("remarks.eml", at=msk(2026, 12, 3, 13, 50), reply_to=first)
+    flow.deliver("draft_reply_v2.eml", at=msk(2026, 12, 3, 14, 0),
+                 reply_to=flow.one("refutation_remarks", OFFICIAL).message_id)
+    assert len(flow.outbox("refutation_draft", CUR)) == 2
+    flow.deliver_raw(make_message(sender=CUR, subject=f"RE: [KZM-{number}] Проект", body="#согласовано\n",
+                                  in_reply_to=first, references=first), at=msk(2026, 12, 3, 14, 10))
+    case = flow.case()
+    assert case.state == "awaiting_approval" and flow.outbox("refutation_press") == []
+    text = reply_of(flow, CUR)
+    assert "> #согласовано ✗ не принято: после отправки этой версии проекта исполнитель прислал новую" in text
+    assert flow.events(case, "approval_refused")[-1].detail["reason"] == "changed"  # kept, not rolled back
+    assert len(flow.outbox("approval_refused", CONTACT)) == 1
+
+
+def test_a_repeated_approval_says_the_text_was_already_sent(flow: Mail):
+    number = open_signal(flow)
+    to_cur = draft_to_cur(flow)
+    for n in (1, 2):
+        flow.deliver_raw(make_message(sender=CUR, subject=f"RE: [KZM-{number}] Проект", body="#согласовано\n",
+                                      in_reply_to=to_cur, references=to_cur, message_id=f"<ok-{n}@example.org>"),
+                         at=msk(2026, 12, 3, 14, n))
+    first, second = (plain(body_of(row)) for row in flow.outbox("command_result", CUR))
+    assert "✓ текст согласован и направлен в пресс-службу" in first
+    assert "✓ текст уже был согласован и направлен в пресс-службу; повторно не отправлялся" in second
+    assert len(flow.outbox("refutation_press", PRESS)) == 1
