@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
+from email.header import Header
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -464,3 +465,40 @@ def test_bad_input_gets_the_exact_error_and_help(post: Post):
     (case,) = post.cases()
     assert (case.state, case.due_at) == ("assigned", msk(2026, 12, 3, 15, 42))
     assert post.letters(CONTACT, "возможна подделка") == []  # only refused approvals are reported
+
+
+def calendar_response(invite: EmailMessage, client: str) -> bytes:
+    """The attendee's «Принято» as Outlook (alternative, no text) or Thunderbird (text + REPLY + .ics) sends it."""
+    event = vevent(calendars([invite])[0])
+    reply = (f"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:-//{client}//RU\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n"
+             f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{OFFICIAL}\r\nUID:{event['uid']}\r\nSEQUENCE:0\r\n"
+             f"DTSTAMP:20261203T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    subject = f"Принято: {event['summary']}"
+    if client == "outlook":
+        parts = [("text/plain; charset=utf-8", ""), ("text/calendar; charset=utf-8; method=REPLY", reply)]
+        kind = "alternative"
+    else:
+        parts = [("text/plain; charset=utf-8", "Петров Сергей Иванович принял ваше приглашение."),
+                 ("text/calendar; charset=utf-8; method=REPLY", reply),
+                 ('application/ics; name="invite.ics"\r\nContent-Disposition: attachment; filename="invite.ics"',
+                  reply)]
+        kind = "mixed"
+    body = "".join(f"--c\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n"
+                   for ctype, text in parts)
+    return (f"From: {OFFICIAL}\r\nTo: adm@kozmo.example\r\nSubject: {Header(subject, 'utf-8').encode()}\r\n"
+            f"Message-ID: <accept-{client}@kozmo.example>\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/{kind}; boundary="c"\r\n\r\n{body}--c--\r\n').encode()
+
+
+def test_accepting_the_invitation_is_stored_but_is_no_draft_and_gets_no_answer(post: Post):
+    open_signal(post)
+    (invite,) = post.letters(OFFICIAL, "Срок в календарь")
+    post.new()
+    for client in ("outlook", "thunderbird"):
+        post.send(calendar_response(invite, client), msk(2026, 12, 3, 13, 0))
+    assert post.new() == []  # nothing to the ЦУР as a draft, no «пустой ответ» to Petrov
+    (case,) = post.cases()
+    assert case.state == "assigned"
+    with post.env.reader().sessions() as session:
+        accepts = list(session.scalars(select(StoredMessage).where(StoredMessage.subject.like("Принято:%"))))
+    assert [(m.kind, m.case_id) for m in accepts] == [("auto_reply", 1), ("auto_reply", 1)]
