@@ -56,7 +56,7 @@ ACTION_RU = {
     "opened": "дело открыто", "message_attached": "получено письмо", "deadline_set": "установлен срок",
     "deadline_extended": "срок продлён", "command_refused": "команда отклонена",
     "approval_refused": "согласование не принято", "topic_set": "задана тема",
-    "delivery_failed": "письмо не доставлено",
+    "delivery_failed": "письмо не доставлено", "delivery_delayed": "доставка письма задерживается",
     "proposal_received": "предложение ЦУР", "draft_deadline_met": "проект получен",
     "applicant_notice_required": "нужно уведомить заявителя", "reminder_sent": "напоминание",
     "calendar_invite": "приглашение в календарь", "calendar_cancel": "отмена в календаре",

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from daemon import auth
 from daemon.db.models import Case, CaseEvent, StoredMessage
 from tests.interface.clients import CLIENTS, client_mail
-from tests.interface.test_loops import dsn_for
+from tests.interface.test_loops import dsn_for, exim_bounce
 from tests.support.env import CurmailEnv
 from tests.workflow.conftest import CONTACT, CUR, MSK, OFFICIAL, PRESS, SUPERVISOR, WEB_EDITOR, msk, set_headers
 
@@ -343,6 +343,7 @@ def test_a_bounce_of_the_prpress_letter_marks_it_failed_and_tells_the_contact_of
     assert PRESS in text and "5.1.1" in text and "User unknown" in text
     (failed,) = post.events("delivery_failed")
     assert failed.detail["recipients"] == [PRESS] and failed.detail["kind"] == "refutation_press"
+    assert failed.detail["matched_by"] == "message_id"
     # Postfix retries and bounces again: nobody is told twice; a bounce of someone else's letter tells nobody.
     post.send(dsn_for(press.as_bytes(), PRESS, "bounce-2"), msk(2026, 12, 3, 14, 31))
     foreign = press.as_bytes().replace(press["Message-ID"].encode(), b"<not-ours@elsewhere.example>")
@@ -502,3 +503,13 @@ def test_accepting_the_invitation_is_stored_but_is_no_draft_and_gets_no_answer(p
     with post.env.reader().sessions() as session:
         accepts = list(session.scalars(select(StoredMessage).where(StoredMessage.subject.like("Принято:%"))))
     assert [(m.kind, m.case_id) for m in accepts] == [("auto_reply", 1), ("auto_reply", 1)]
+
+
+def test_an_exim_bounce_without_our_headers_is_matched_to_the_prpress_letter_by_recipient(post: Post):
+    draft = draft_at_cur(post)
+    post.fixture("approval.eml", msk(2026, 12, 3, 14, 20), reply_to=draft)
+    post.send(exim_bounce(PRESS, "exim-e2e"), msk(2026, 12, 3, 14, 40))
+    alert = post.one(CONTACT, "ИНЦИДЕНТ: комментарий не доставлен в пресс-службу")
+    assert "нет Message-ID исходного письма" in text_of(alert)
+    (failed,) = post.events("delivery_failed")
+    assert (failed.detail["kind"], failed.detail["matched_by"]) == ("refutation_press", "recipient")
