@@ -228,8 +228,8 @@ def guarded(post: Post, monkeypatch: pytest.MonkeyPatch) -> Post:
     return post
 
 
-def approval_mail(draft: EmailMessage, *, token: bool, results: str, tamper: bool) -> bytes:
-    raw = signed(client_mail("outlook_plain_cp1251", ["#согласовано"], sender=CUR, domain="example.org",
+def approval_mail(draft: EmailMessage, *, token: bool, results: str, tamper: bool, line: str = "#согласовано") -> bytes:
+    raw = signed(client_mail("outlook_plain_cp1251", [line], sender=CUR, domain="example.org",
                              subject=f"RE: {draft['Subject']}", in_reply_to=draft["Message-ID"] if token else None))
     if tamper:  # a replayed or altered letter: the body no longer matches the signature
         raw = raw.replace(b"=C8=E2=E0=ED=EE=E2=E0", b"=C8=E2=E0=ED=EE=E2=E0=21")
@@ -249,6 +249,28 @@ def test_a_spoofed_approval_is_refused_recorded_and_reported_to_the_contact_offi
     alert = guarded.one(CONTACT, "возможна подделка")
     assert reason in text_of(alert) and CUR in text_of(alert)
     assert f"> #согласовано ✗ отклонено: {refused.detail['reason'][:40]}" in text_of(guarded.one(CUR, "Обработано:"))
+
+
+PLAIN_REASONS = {  # the workflow's refusal codes for a plain «Согласовано.» reply in the same forms
+    "forged From without our token": "not_reply",
+    "Authentication-Results of another authserv-id": "not_authenticated",
+    "DKIM failing at our MTA": "not_authenticated",
+    "DKIM failing in dkimpy's own check": "not_authenticated",
+}
+
+
+@pytest.mark.parametrize("form", list(SPOOFS), ids=list(SPOOFS))
+def test_a_spoofed_plain_text_approval_is_refused_too(guarded: Post, form: str):
+    token, results, tamper, _ = SPOOFS[form]
+    draft = draft_at_cur(guarded)
+    guarded.send(approval_mail(draft, token=token, results=results, tamper=tamper, line="Согласовано."),
+                 msk(2026, 12, 3, 14, 0))
+    (case,) = guarded.cases()
+    assert case.state == "awaiting_approval" and guarded.letters(PRESS) == []
+    (refused,) = guarded.events("approval_refused")
+    assert refused.detail["reason"] == PLAIN_REASONS[form]
+    assert guarded.one(CONTACT, "Согласование не принято")
+    assert guarded.one(CUR, "Согласование не принято")  # the sender hears why, in plain words
 
 
 def test_an_authenticated_signed_reply_to_our_draft_letter_approves(guarded: Post):
