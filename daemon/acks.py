@@ -115,7 +115,10 @@ def allow_auto_mail(session: Session, app: App, address: str, *, what: str) -> b
 
 
 def _tell_limit(session: Session, app: App, address: str, day: str, limit: int, what: str) -> None:
-    to = [a for a in contact_addresses(app) if a != address]
+    # When the limited address is the contact official's own (a flood of command answers), the
+    # supervisor is told instead: somebody must learn that curmail went quiet towards her.
+    to = [a for a in contact_addresses(app) if a != address] or [
+        m.email for m in app.settings.staff_with_role("supervisor") if m.email != address]
     if not to:
         log.error("auto-mail limit reached and no other contact official to tell", extra={"address": address})
         return

@@ -266,3 +266,15 @@ def test_an_id_less_bounce_of_a_letter_older_than_the_window_matches_nothing(flo
     flow.deliver_raw(exim_bounce(PRESS, "exim-late"), at=msk(2026, 12, 9, 15, 0))
     assert flow.one("refutation_press", PRESS).delivery_failed_at is None
     assert flow.outbox("delivery_failed") == []
+
+
+def test_past_the_limit_the_contact_officials_own_command_answers_stop_and_the_supervisor_is_told(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 3, 12, 42))
+    notice = flow.one("refutation_new", CONTACT)
+    for n in range(22):
+        flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: {notice.subject}", body="#статус\n",
+                                      in_reply_to=notice.message_id, references=notice.message_id,
+                                      message_id=f"<status-{n}@kozmo.example>"), at=msk(2026, 12, 3, 13, 0))
+    assert len(flow.outbox("command_result", CONTACT)) == 20
+    (told,) = flow.outbox("auto_mail_limit")
+    assert told.recipients == [SUPERVISOR] and CONTACT in told.subject
