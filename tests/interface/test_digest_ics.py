@@ -144,3 +144,17 @@ def test_long_lists_are_cut_with_an_exact_count(flow: Mail, monkeypatch):
     text = plain(body_of(flow.one("digest", CONTACT)))
     assert "ПРОСРОЧЕНО (1): … и ещё 1" in text and "[KZM-" not in text.split("Нагрузка")[0]
     assert "… и ещё 1</td>" in html_of(flow.one("digest", CONTACT))
+
+
+def test_on_monday_the_digest_shows_what_was_published_since_friday(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 4, 12, 42))  # Friday
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver("draft_reply.eml", at=msk(2026, 12, 4, 13, 40), reply_to=notice.message_id)
+    flow.deliver("approval.eml", at=msk(2026, 12, 4, 14, 20),
+                 reply_to=flow.outbox("refutation_draft")[0].message_id)
+    flow.deliver("published.eml", at=msk(2026, 12, 4, 18, 30),  # after Friday's digest went out
+                 reply_to=flow.outbox("refutation_web")[0].message_id)
+    tick(flow, msk(2026, 12, 7, 9, 0))  # Monday
+    text = plain(body_of(flow.one("digest", CONTACT)))
+    assert "Опубликовано с 04.12.2026: [KZM-1]" in text
+    assert "Опубликовано с 04.12.2026" in html_of(flow.one("digest", CONTACT))
