@@ -535,3 +535,34 @@ def test_an_exim_bounce_without_our_headers_is_matched_to_the_prpress_letter_by_
     assert "нет Message-ID исходного письма" in text_of(alert)
     (failed,) = post.events("delivery_failed")
     assert (failed.detail["kind"], failed.detail["matched_by"]) == ("refutation_press", "recipient")
+
+
+def test_two_staff_auto_responders_relaying_through_a_closed_case_stop_at_the_daily_limit(post: Post):
+    """Mail on a closed case is relayed to its assignee, the assignee's to the contact official: two disguised
+    responders (Petrov's and Ivanova's) would pass the relay back and forth for ever without the limit."""
+    notice = open_signal(post)
+    post.send(client_mail("thunderbird_flowed", ["#закрыть дубль"], sender=CONTACT,
+                          subject=f"Re: {notice['Subject']}", in_reply_to=notice["Message-ID"]),
+              msk(2026, 12, 3, 13, 0))
+    post.new()
+    post.send(client_mail("gmail_ru", ["Дополнение по делу: воду дали."], sender=CUR,
+                          subject=f"Re: {notice['Subject']}"), msk(2026, 12, 3, 13, 5))
+    staff = (CONTACT, OFFICIAL)
+    at, answered, rounds = msk(2026, 12, 3, 13, 10), 0, 0
+    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in staff]:
+        rounds += 1
+        assert rounds < 80, "the relay does not stop"  # a guard against a hang, not a timing bound
+        at += timedelta(minutes=2)
+        for to, letter in fresh:
+            answered += 1
+            post.env.deliver(responder_reply(answered, to, letter, "disguised"), internal_date=at)
+        post.env.run_once(now=at + timedelta(minutes=1))
+    limit = post.env.settings.security.auto_mail_per_address_per_day
+    relayed = {who: post.letters(who, "по закрытому делу") for who in staff}
+    # Ivanova's address reaches the limit first (her command answer counted too): the relay to her stops,
+    # so her responder falls silent and the ping-pong ends; the supervisor hears of it once.
+    assert len(relayed[CONTACT]) == limit - 1 and len(relayed[OFFICIAL]) <= limit
+    (told,) = post.letters(subject="Автоответы на адрес")
+    assert told["To"] == SUPERVISOR and CONTACT in told["Subject"]
+    (case,) = [c for c in post.cases() if c.id == 1]
+    assert case.state == "closed"
