@@ -566,3 +566,24 @@ def test_two_staff_auto_responders_relaying_through_a_closed_case_stop_at_the_da
     assert told["To"] == SUPERVISOR and CONTACT in told["Subject"]
     (case,) = [c for c in post.cases() if c.id == 1]
     assert case.state == "closed"
+
+
+@pytest.mark.parametrize(("fixture", "cur"), [("request.eml", "petrova@cur12.example.org"), ("generic_cur.eml", CUR),
+                                              ("appeal_59fz.eml", CUR), ("signal.eml", CUR)],
+                         ids=["request", "generic", "appeal", "refutation"])
+def test_disguised_responders_on_every_address_settle_for_every_case_kind(post: Post, fixture: str, cur: str):
+    """The ЦУР and every staff member answer every letter with a human-looking «RE:»: the mail stays bounded."""
+    post.fixture(fixture, msk(2026, 12, 3, 12, 0))
+    people = (CONTACT, OFFICIAL, SUPERVISOR, WEB_EDITOR, cur)
+    at, answered, rounds = msk(2026, 12, 3, 12, 10), 0, 0
+    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in people]:
+        rounds += 1
+        assert rounds < 40, "the mail does not settle"  # a guard against a hang, not a timing bound
+        at += timedelta(minutes=2)
+        for to, letter in fresh:
+            answered += 1
+            post.env.deliver(responder_reply(answered, to, letter, "disguised"), internal_date=at)
+        post.env.run_once(now=at + timedelta(minutes=1))
+    limit = post.env.settings.security.auto_mail_per_address_per_day
+    for person in people:
+        assert len(post.letters(person)) <= 2 * limit, person
