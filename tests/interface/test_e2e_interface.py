@@ -410,6 +410,7 @@ def test_the_working_day_digest_and_the_personal_lists(post: Post):
     markup = html_of(digest)
     assert "<style" not in markup and 'style="' in markup and "<table" in markup  # Outlook drops <style>
     assert 'name="viewport"' in markup and "max-width:640px" in markup  # phones
+    assert '<!--[if mso]><table role="presentation" width="640"' in markup  # Outlook ignores max-width
     for part in ("Просрочено: 1", "Срок сегодня: 1", "Срок на этой неделе: 1", "Опубликовано вчера"):
         assert part in markup
     personal = {tos: m for tos, m in sent if m["Subject"].startswith("Ваши дела на 08.12.2026")}
