@@ -132,15 +132,17 @@ def trusted_results(pm: ParsedMessage, authserv_id: str) -> AuthResults | None:
     return None
 
 
-def _organisational(domain: str) -> str:
-    """Last two labels: a relaxed-alignment approximation without the Public Suffix List."""
-    labels = domain.lower().strip(".").split(".")
-    return ".".join(labels[-2:])
-
-
 def aligned(domain: str | None, sender_domain: str) -> bool:
-    """DMARC relaxed alignment (RFC 7489 §3.1.1), approximated by the last two labels."""
-    return bool(domain) and _organisational(domain or "") == _organisational(sender_domain)
+    """The signing domain is the sender's domain or a parent of it (DKIM alignment, RFC 7489 §3.1.1).
+
+    Relaxed DMARC alignment compares organisational domains through the Public Suffix List; without
+    it, «the last two labels» would let anyone who registers a name under a public second level
+    (msk.ru, spb.ru, com.ru …) sign for a sibling there. A parent-or-equal test needs no list and
+    never accepts a sibling; what it gives up (a sibling subdomain as the signer) the ЦУР does not use.
+    """
+    signer = (domain or "").lower().strip(".")
+    sender = sender_domain.lower().strip(".")
+    return "." in signer and (sender == signer or sender.endswith("." + signer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,8 @@ def results_verdict(results: AuthResults | None, sender: str, authserv_id: str) 
     for item in results.results:
         if item.result != "pass":
             continue
-        if item.method == "dmarc" and aligned(item.properties.get("header.from") or sender_domain, sender_domain):
+        # DMARC itself checked alignment; its header.from must be the very From domain we read.
+        if item.method == "dmarc" and (item.properties.get("header.from") or sender_domain) == sender_domain:
             return Verdict(True)
         signer = item.properties.get("header.d") or item.properties.get("header.i", "").rpartition("@")[2]
         if item.method == "dkim" and aligned(signer, sender_domain):
