@@ -35,7 +35,14 @@ from daemon.workflow import deadlines, machine, refutation, routing
 from daemon.workflow.machine import Inbound, send, state_ru
 from daemon.workflow.states import CLOSED_STATES, State
 from parsers import Classification, ParsedMessage, parse_message
-from parsers.commands import ACCEPTED_DATE_FORMATS, Command, format_help, parse_commands, parse_staff_date
+from parsers.commands import (
+    ACCEPTED_DATE_FORMATS,
+    Command,
+    format_help,
+    parse_commands,
+    parse_staff_date,
+    suggest_command,
+)
 from parsers.threadkeys import normalize_subject
 
 log = logging.getLogger("curmail.commands")
@@ -141,10 +148,15 @@ def execute(
                auth.reply_proof(session, app.settings, pm))
     parsed = parse_commands(pm.new_text or pm.text, pm.subject)
     results = [_one(run, command) for command in parsed.commands]
-    results += [LineResult(line, False, "неизвестная команда") for line in parsed.unknown]
+    results += [LineResult(line, False, _unknown(line)) for line in parsed.unknown]
     show_help = not parsed.commands or bool(parsed.unknown)
     _reply(run, results, show_help=show_help)
     return run.case
+
+
+def _unknown(line: str) -> str:
+    guess = suggest_command(line)
+    return f"неизвестная команда; возможно, имелась в виду {guess}" if guess else "неизвестная команда"
 
 
 def _one(run: _Run, command: Command) -> LineResult:
@@ -322,7 +334,8 @@ def _action_ru(run: _Run, event: CaseEvent) -> str:
     detail = event.detail or {}
     if event.action in ("deadline_set", "deadline_extended") and detail.get("new_due_at"):
         text += f": {run.msk(datetime.fromisoformat(detail['new_due_at']))}"
-        if detail.get("reason"):
+        if event.action == "deadline_extended" and detail.get("reason"):
+            # The extension's reason is what staff typed; deadline_set reasons are internal notes.
             text += f", причина: {str(detail['reason'])[:200]}"
     elif event.action == "command_refused" and detail.get("command"):
         text += f": #{detail['command']}"

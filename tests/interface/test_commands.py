@@ -294,7 +294,7 @@ def test_a_mail_with_only_a_mistyped_command_gets_help_instead_of_opening_a_case
                        in_reply_to=notice.message_id, references=notice.message_id)
     flow.deliver_raw(raw, at=LATER)
     text = reply_of(flow, OFFICIAL)
-    assert "> #статсу ✗ неизвестная команда" in text
+    assert "> #статсу ✗ неизвестная команда; возможно, имелась в виду #статус" in text
     assert "--- Справка по командам ---" in text
     assert [c.id for c in flow.cases()] == [number]  # no new case, and the refutation did not take it as a draft
     assert flow.case().state == "assigned"
