@@ -68,6 +68,20 @@ ACTION_RU = {
     "applicant_notice_required": "нужно уведомить заявителя", "reminder_sent": "напоминание",
     "calendar_invite": "приглашение в календарь", "calendar_cancel": "отмена в календаре",
     "ack_suppressed": "подтверждение не отправлено (лимит)", "command_ignored": "команда от автоответчика пропущена",
+    "answer_refused": "ответ не принят", "answered": "дан ответ", "draft_refused": "проект не принят",
+    "draft_repeated": "проект прислан повторно", "empty_reply": "пустой ответ",
+    "follows_closed_case": "продолжение закрытого дела", "followup_opened": "по письму открыто новое дело",
+    "illegal_transition": "недопустимое действие", "mail_after_close": "письмо после закрытия",
+    "no_web_editor": "веб-редактор не назначен", "publication_not_recorded": "публикация не отмечена",
+    "remarks_refused": "замечания не приняты", "reminders_stopped": "напоминания остановлены",
+    "report_generated": "отчёт сформирован", "report_regenerated": "отчёт пересчитан",
+    "report_send_refused": "отправка отчёта отклонена", "tag_refused": "метка дела в теме не принята",
+    "approval_repeated": "повторное согласование", "reminder_skipped": "напоминание пропущено",
+    "escalation_sent": "эскалация руководителю", "escalation_skipped": "эскалация пропущена",
+    "report_reminder_sent": "напоминание об отчёте", "report_reminder_skipped": "напоминание об отчёте пропущено",
+    "report_escalation_sent": "эскалация по отчёту", "report_escalation_skipped": "эскалация по отчёту пропущена",
+    "outbox_failed": "письмо не отправлено", "outbox_uncertain": "отправка письма не подтверждена",
+    "outbox_confirmed": "отправка письма подтверждена", "outbox_resend": "письмо отправлено повторно",
 }
 
 
@@ -330,7 +344,7 @@ def describe_case(run: _Run, case: Case) -> str:
 def _action_ru(run: _Run, event: CaseEvent) -> str:
     if event.action.startswith("transition:"):
         return f"{state_ru(event.from_state or '')} → {state_ru(event.to_state or '')}"
-    text = ACTION_RU.get(event.action, event.action)
+    text = ACTION_RU.get(event.action) or f"служебная запись «{event.action}»"  # staff read Russian
     detail = event.detail or {}
     if event.action in ("deadline_set", "deadline_extended") and detail.get("new_due_at"):
         text += f": {run.msk(datetime.fromisoformat(detail['new_due_at']))}"

@@ -368,3 +368,20 @@ def test_a_repeated_approval_says_the_text_was_already_sent(flow: Mail):
     assert "✓ текст согласован и направлен в пресс-службу" in first
     assert "✓ текст уже был согласован и направлен в пресс-службу; повторно не отправлялся" in second
     assert len(flow.outbox("refutation_press", PRESS)) == 1
+
+
+def test_every_case_event_the_code_records_has_a_russian_name_in_the_status_history():
+    import re
+    from pathlib import Path
+
+    from daemon.commands import ACTION_RU
+
+    root = Path(__file__).resolve().parents[2] / "daemon"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
+    literal = set(re.findall(r'action="([a-z_]+)"', source)) - {"store_true"}
+    templated = {f"{k}_{e}" for k in ("reminder", "escalation") for e in ("sent", "skipped")}
+    templated |= {f"report_{k}_{e}" for k in ("reminder", "escalation") for e in ("sent", "skipped")}
+    templated |= {f"outbox_{k}" for k in ("failed", "uncertain", "confirmed", "resend")}
+    missing = sorted((literal | templated) - set(ACTION_RU))
+    assert missing == []
+    assert all(re.search("[а-яё]", text) for text in ACTION_RU.values())
