@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +34,11 @@ log = logging.getLogger("curmail.acks")
 
 # Letters about delivery problems themselves: a bounce of one of them alerts nobody (no recursion).
 QUIET_KINDS = frozenset({*ALERT_KINDS, "delivery_failed", "auto_mail_limit"})
+# DSN actions that report no failure (RFC 3464 §2.3.3): a success notice must not raise an incident.
+SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded"})
+# How far back a bounce without the original's Message-ID is matched by recipient: Postfix gives up
+# on a message after 5 days (maximal_queue_lifetime), so no bounce of an older letter can still come.
+RECIPIENT_WINDOW = timedelta(days=5)
 
 
 def per_day_limit(app: App) -> int:
@@ -110,7 +115,10 @@ def allow_auto_mail(session: Session, app: App, address: str, *, what: str) -> b
 
 
 def _tell_limit(session: Session, app: App, address: str, day: str, limit: int, what: str) -> None:
-    to = [a for a in contact_addresses(app) if a != address]
+    # When the limited address is the contact official's own (a flood of command answers), the
+    # supervisor is told instead: somebody must learn that curmail went quiet towards her.
+    to = [a for a in contact_addresses(app) if a != address] or [
+        m.email for m in app.settings.staff_with_role("supervisor") if m.email != address]
     if not to:
         log.error("auto-mail limit reached and no other contact official to tell", extra={"address": address})
         return
@@ -168,32 +176,50 @@ def on_bounce(
     case: Case | None,
     pm: ParsedMessage | None = None,
 ) -> OutboxMessage | None:
-    """Match a bounce (RFC 3464) to our outbox row, mark it failed and tell the contact official once."""
-    original = classification.bounced_message_id
-    if not original and pm is not None and pm.report is not None:
-        original = pm.report.original_message_id
-    if not original:
-        log.info("bounce without the original's Message-ID", extra={"message": row.id})
-        return None
-    sent = session.scalars(select(OutboxMessage).where(OutboxMessage.message_id == original.strip())).first()
+    """Match a bounce (RFC 3464) to our outbox row, mark it failed and tell the contact official once.
+
+    The original's Message-ID decides; a bounce without one (Exim's plain-text bounces, a DSN that does
+    not return the headers) is matched by its failed recipient to our latest letter to that address
+    within RECIPIENT_WINDOW. A delay warning (Action: delayed) marks nothing failed: it is recorded, and
+    for a letter to the press service the contact official hears that it is late.
+    """
+    report = pm.report if pm is not None else None
+    original = classification.bounced_message_id or (report.original_message_id if report else None)
+    sent = None
+    if original:
+        sent = session.scalars(select(OutboxMessage).where(OutboxMessage.message_id == original.strip())).first()
+    matched_by_recipient = False
     if sent is None:
-        log.info("bounce of a letter that is not ours", extra={"message_id": original})
+        sent = _latest_to(session, app, _failed_recipients(pm))
+        matched_by_recipient = sent is not None
+    if sent is None:
+        log.info("bounce matches none of our letters", extra={"message": row.id, "message_id": original})
         return None
+    action = (report.action or "").lower() if report is not None else ""
+    if action in SUCCESS_ACTIONS:
+        log.info("delivery status notification without a failure", extra={"outbox_id": sent.id, "action": action})
+        return sent
     if sent.delivery_failed_at is not None:
         return sent
     now = app.clock()
-    sent.delivery_failed_at = now
-    report = pm.report if pm is not None else None
+    delayed = action == "delayed"
     detail = {"outbox_id": sent.id, "kind": sent.kind, "recipients": list(sent.recipients),
               "status": report.status if report else None,
-              "diagnostic": (report.diagnostic or "")[:500] if report else None}
+              "diagnostic": (report.diagnostic or "")[:500] if report else None,
+              "matched_by": "recipient" if matched_by_recipient else "message_id"}
     target = case if case is not None else (session.get(Case, sent.case_id) if sent.case_id else None)
     if target is not None:
-        record_event(session, target, action="delivery_failed", at=now, actor="curmail", message=row, detail=detail)
+        record_event(session, target, action="delivery_delayed" if delayed else "delivery_failed", at=now,
+                     actor="curmail", message=row, detail=detail)
+    press = app.settings.press.address
+    to_press = press in sent.recipients
+    if delayed and not to_press:
+        return sent  # the MTA keeps trying; only the press letter's delay matters enough to interrupt anyone
+    if not delayed:
+        sent.delivery_failed_at = now
     if sent.kind in QUIET_KINDS:
         log.error("a delivery alert itself bounced; not alerting again", extra={"outbox_id": sent.id})
         return sent
-    press = app.settings.press.address
     to = [a for a in contact_addresses(app) if a not in sent.recipients]
     if not to:
         log.error("bounce with nobody to tell", extra={"outbox_id": sent.id})
@@ -202,6 +228,35 @@ def on_bounce(
             context={"recipient": ", ".join(sent.recipients), "original_subject": sent.subject,
                      "sent_at": sent.sent_at or sent.created_at, "status": detail["status"] or "",
                      "diagnostic": detail["diagnostic"] or "", "outbox_id": sent.id,
-                     "to_press": press in sent.recipients, "press": press},
-            dedupe_key=f"delivery_failed:{sent.id}", bulk=False, now=now)
+                     "to_press": to_press, "press": press, "delayed": delayed,
+                     "matched_by_recipient": matched_by_recipient},
+            dedupe_key=f"{'delivery_delayed' if delayed else 'delivery_failed'}:{sent.id}", bulk=False, now=now)
     return sent
+
+
+def _failed_recipients(pm: ParsedMessage | None) -> set[str]:
+    """The addresses a bounce says failed: its DSN's recipients and Exim's X-Failed-Recipients."""
+    if pm is None:
+        return set()
+    found = {r.strip().lower() for r in (pm.report.recipients if pm.report else ()) if r}
+    for value in pm.header_all("x-failed-recipients"):
+        found.update(a.strip().strip("<>").lower() for a in value.split(",") if "@" in a)
+    return found
+
+
+def _latest_to(session: Session, app: App, recipients: set[str]) -> OutboxMessage | None:
+    """Our latest letter sent to one of `recipients` within RECIPIENT_WINDOW (failed or not: a repeated
+    bounce must find the letter it already reported, not an earlier one)."""
+    if not recipients:
+        return None
+    now = app.clock()
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.recipients)
+        .where(OutboxMessage.tenant == app.tenant, OutboxMessage.sent_at.is_not(None),
+               OutboxMessage.sent_at >= now - RECIPIENT_WINDOW, OutboxMessage.sent_at <= now)
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+    )
+    for outbox_id, sent_to in rows:
+        if {str(r).lower() for r in sent_to or ()} & recipients:
+            return session.get(OutboxMessage, outbox_id)
+    return None

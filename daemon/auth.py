@@ -132,15 +132,17 @@ def trusted_results(pm: ParsedMessage, authserv_id: str) -> AuthResults | None:
     return None
 
 
-def _organisational(domain: str) -> str:
-    """Last two labels: a relaxed-alignment approximation without the Public Suffix List."""
-    labels = domain.lower().strip(".").split(".")
-    return ".".join(labels[-2:])
-
-
 def aligned(domain: str | None, sender_domain: str) -> bool:
-    """DMARC relaxed alignment (RFC 7489 §3.1.1), approximated by the last two labels."""
-    return bool(domain) and _organisational(domain or "") == _organisational(sender_domain)
+    """The signing domain is the sender's domain or a parent of it (DKIM alignment, RFC 7489 §3.1.1).
+
+    Relaxed DMARC alignment compares organisational domains through the Public Suffix List; without
+    it, «the last two labels» would let anyone who registers a name under a public second level
+    (msk.ru, spb.ru, com.ru …) sign for a sibling there. A parent-or-equal test needs no list and
+    never accepts a sibling; what it gives up (a sibling subdomain as the signer) the ЦУР does not use.
+    """
+    signer = (domain or "").lower().strip(".")
+    sender = sender_domain.lower().strip(".")
+    return "." in signer and (sender == signer or sender.endswith("." + signer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,8 @@ def results_verdict(results: AuthResults | None, sender: str, authserv_id: str) 
     for item in results.results:
         if item.result != "pass":
             continue
-        if item.method == "dmarc" and aligned(item.properties.get("header.from") or sender_domain, sender_domain):
+        # DMARC itself checked alignment; its header.from must be the very From domain we read.
+        if item.method == "dmarc" and (item.properties.get("header.from") or sender_domain) == sender_domain:
             return Verdict(True)
         signer = item.properties.get("header.d") or item.properties.get("header.i", "").rpartition("@")[2]
         if item.method == "dkim" and aligned(signer, sender_domain):
@@ -172,6 +175,10 @@ def results_verdict(results: AuthResults | None, sender: str, authserv_id: str) 
 
 DnsFunc = Callable[..., bytes | None]
 
+# The TXT lookup dkimpy uses for `[security] verify_dkim`; None is dkimpy's own resolver (live DNS).
+# Replaceable so that the whole approval path can be exercised offline against a local key.
+dkim_dnsfunc: DnsFunc | None = None
+
 
 def verify_dkim(raw: bytes, sender: str, dnsfunc: DnsFunc | None = None) -> Verdict:
     """Verify the first DKIM signature with dkimpy, and that its d= is aligned with the From domain."""
@@ -180,7 +187,11 @@ def verify_dkim(raw: bytes, sender: str, dnsfunc: DnsFunc | None = None) -> Verd
     checker = dkim.DKIM(raw)
     try:
         ok = checker.verify(dnsfunc=dnsfunc) if dnsfunc is not None else checker.verify()
-    except Exception as exc:  # dkimpy raises on malformed signatures and DNS failures alike
+    except dkim.ValidationError as exc:  # dkimpy raises, not returns False, on a body changed after signing
+        if "body hash mismatch" in str(exc):
+            return Verdict(False, "подпись DKIM неверна: текст письма изменён после подписания")
+        return Verdict(False, f"подпись DKIM неверна ({str(exc)[:120]})")
+    except Exception as exc:  # malformed signatures, missing keys and DNS failures alike
         return Verdict(False, f"подпись DKIM не проверена: {type(exc).__name__}")
     if not ok:
         return Verdict(False, "подпись DKIM неверна или отсутствует")
@@ -201,7 +212,7 @@ def cur_sender_verdict(
         if not verdict.ok:
             return verdict
     if settings.security.verify_dkim and raw is not None:
-        return verify_dkim(raw, sender, dnsfunc)
+        return verify_dkim(raw, sender, dnsfunc or dkim_dnsfunc)
     return Verdict(True)
 
 

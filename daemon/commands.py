@@ -35,7 +35,14 @@ from daemon.workflow import deadlines, machine, refutation, routing
 from daemon.workflow.machine import Inbound, send, state_ru
 from daemon.workflow.states import CLOSED_STATES, State
 from parsers import Classification, ParsedMessage, parse_message
-from parsers.commands import ACCEPTED_DATE_FORMATS, Command, format_help, parse_commands, parse_staff_date
+from parsers.commands import (
+    ACCEPTED_DATE_FORMATS,
+    Command,
+    format_help,
+    parse_commands,
+    parse_staff_date,
+    suggest_command,
+)
 from parsers.threadkeys import normalize_subject
 
 log = logging.getLogger("curmail.commands")
@@ -56,16 +63,41 @@ ACTION_RU = {
     "opened": "дело открыто", "message_attached": "получено письмо", "deadline_set": "установлен срок",
     "deadline_extended": "срок продлён", "command_refused": "команда отклонена",
     "approval_refused": "согласование не принято", "topic_set": "задана тема",
-    "delivery_failed": "письмо не доставлено",
+    "delivery_failed": "письмо не доставлено", "delivery_delayed": "доставка письма задерживается",
     "proposal_received": "предложение ЦУР", "draft_deadline_met": "проект получен",
     "applicant_notice_required": "нужно уведомить заявителя", "reminder_sent": "напоминание",
     "calendar_invite": "приглашение в календарь", "calendar_cancel": "отмена в календаре",
     "ack_suppressed": "подтверждение не отправлено (лимит)", "command_ignored": "команда от автоответчика пропущена",
+    "answer_refused": "ответ не принят", "answered": "дан ответ", "draft_refused": "проект не принят",
+    "draft_repeated": "проект прислан повторно", "empty_reply": "пустой ответ",
+    "follows_closed_case": "продолжение закрытого дела", "followup_opened": "по письму открыто новое дело",
+    "illegal_transition": "недопустимое действие", "mail_after_close": "письмо после закрытия",
+    "no_web_editor": "веб-редактор не назначен", "publication_not_recorded": "публикация не отмечена",
+    "remarks_refused": "замечания не приняты", "reminders_stopped": "напоминания остановлены",
+    "report_generated": "отчёт сформирован", "report_regenerated": "отчёт пересчитан",
+    "report_send_refused": "отправка отчёта отклонена", "tag_refused": "метка дела в теме не принята",
+    "approval_repeated": "повторное согласование", "reminder_skipped": "напоминание пропущено",
+    "escalation_sent": "эскалация руководителю", "escalation_skipped": "эскалация пропущена",
+    "report_reminder_sent": "напоминание об отчёте", "report_reminder_skipped": "напоминание об отчёте пропущено",
+    "report_escalation_sent": "эскалация по отчёту", "report_escalation_skipped": "эскалация по отчёту пропущена",
+    "outbox_failed": "письмо не отправлено", "outbox_uncertain": "отправка письма не подтверждена",
+    "outbox_confirmed": "отправка письма подтверждена", "outbox_resend": "письмо отправлено повторно",
 }
 
 
 class Refused(NotAuthorised):
     """The sender may not run this command here; the text says why (in Russian)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotDone:
+    """A handler's answer when the command was taken but had no effect: echoed with ✗, its records kept.
+
+    A refused approval is recorded and reported by the workflow; rolling that back like an error would
+    hide a possible spoofing attempt.
+    """
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +162,15 @@ def execute(
                auth.reply_proof(session, app.settings, pm))
     parsed = parse_commands(pm.new_text or pm.text, pm.subject)
     results = [_one(run, command) for command in parsed.commands]
-    results += [LineResult(line, False, "неизвестная команда") for line in parsed.unknown]
+    results += [LineResult(line, False, _unknown(line)) for line in parsed.unknown]
     show_help = not parsed.commands or bool(parsed.unknown)
     _reply(run, results, show_help=show_help)
     return run.case
+
+
+def _unknown(line: str) -> str:
+    guess = suggest_command(line)
+    return f"неизвестная команда; возможно, имелась в виду {guess}" if guess else "неизвестная команда"
 
 
 def _one(run: _Run, command: Command) -> LineResult:
@@ -142,9 +179,11 @@ def _one(run: _Run, command: Command) -> LineResult:
     try:
         if not run.roles:
             raise Refused("адрес отправителя не числится среди сотрудников администрации и адресов ЦУР")
-        text = handler(run, command)
+        outcome = handler(run, command)
         savepoint.commit()
-        return LineResult(command.line, True, text)
+        if isinstance(outcome, NotDone):
+            return LineResult(command.line, False, outcome.text)
+        return LineResult(command.line, True, outcome)
     except Refused as exc:
         savepoint.rollback()
         _record_refusal(run, command, str(exc))
@@ -283,8 +322,11 @@ def describe_case(run: _Run, case: Case) -> str:
         f"Дело {run.tag(case)}: {case.subject}",
         f"Вид: {KIND_RU.get(case.kind, case.kind)}; состояние: {state_ru(case.state)}",
         f"Срок: {run.msk(case.due_at)}{' (предполагаемый)' if case.due_assumed else ''}",
-        f"Исполнитель: {_person(run, case.assignee)}",
     ]
+    original = (case.data or {}).get("original_due_at")
+    if original:  # an extended appeal: both terms, since the 30-day limit counts from the first
+        lines.append(f"Первоначальный срок: {run.msk(datetime.fromisoformat(original))}")
+    lines.append(f"Исполнитель: {_person(run, case.assignee)}")
     if case.topic:
         lines.append(f"Тема: {case.topic}")
     if case.outcome:
@@ -295,14 +337,23 @@ def describe_case(run: _Run, case: Case) -> str:
     if events:
         lines.append("История (последние записи):")
         for event in reversed(events):
-            lines.append(f"  {run.msk(event.at)} — {_action_ru(event)} ({event.actor})")
+            lines.append(f"  {run.msk(event.at)} — {_action_ru(run, event)} ({event.actor})")
     return "\n".join(lines)
 
 
-def _action_ru(event: CaseEvent) -> str:
+def _action_ru(run: _Run, event: CaseEvent) -> str:
     if event.action.startswith("transition:"):
         return f"{state_ru(event.from_state or '')} → {state_ru(event.to_state or '')}"
-    return ACTION_RU.get(event.action, event.action)
+    text = ACTION_RU.get(event.action) or f"служебная запись «{event.action}»"  # staff read Russian
+    detail = event.detail or {}
+    if event.action in ("deadline_set", "deadline_extended") and detail.get("new_due_at"):
+        text += f": {run.msk(datetime.fromisoformat(detail['new_due_at']))}"
+        if event.action == "deadline_extended" and detail.get("reason"):
+            # The extension's reason is what staff typed; deadline_set reasons are internal notes.
+            text += f", причина: {str(detail['reason'])[:200]}"
+    elif event.action == "command_refused" and detail.get("command"):
+        text += f": #{detail['command']}"
+    return text
 
 
 def _person(run: _Run, address: str | None) -> str:
@@ -448,11 +499,13 @@ def _cur_checks(run: _Run, command: Command, case: Case) -> None:
         raise WorkflowError("согласование и доработка применяются только к опровержениям")
 
 
-def _approved(run: _Run, command: Command) -> str:
+def _approved(run: _Run, command: Command) -> str | NotDone:
     case = _need_case(run)
     _cur_checks(run, command, case)
     before = _last_event_id(run, case)
     refutation.take_approval(run.session, run.app, case, _inbound(run))
+    if _events_since(run, case, before, "approval_repeated"):
+        return "текст уже был согласован и направлен в пресс-службу; повторно не отправлялся"
     if case.state == State.SENT_TO_PRESS:
         refused = _events_since(run, case, before, "approval_refused")
         if not refused:
@@ -461,7 +514,7 @@ def _approved(run: _Run, command: Command) -> str:
     if refused:
         code = (refused[-1].detail or {}).get("reason", "")
         # take_approval recorded the attempt and told the contact official; our reply gives the reason.
-        return f"не принято: {refutation.REFUSAL_TEXT.get(code, code)}"
+        return NotDone(f"не принято: {refutation.REFUSAL_TEXT.get(code, code)}")
     return f"дело {state_ru(case.state)}; повторное согласование не требуется"
 
 
@@ -540,7 +593,7 @@ def _reports(run: _Run, command: Command) -> str:
                        case=run.case, now=run.now))
 
 
-HANDLERS: dict[str, Callable[[_Run, Command], str]] = {
+HANDLERS: dict[str, Callable[[_Run, Command], str | NotDone]] = {
     "help": _help,
     "status": _status,
     "mine": _mine,
@@ -558,4 +611,4 @@ HANDLERS: dict[str, Callable[[_Run, Command], str]] = {
     "send": _reports,
 }
 
-__all__ = ["HANDLERS", "LineResult", "Refused", "describe_case", "execute", "open_cases"]
+__all__ = ["HANDLERS", "LineResult", "NotDone", "Refused", "describe_case", "execute", "open_cases"]

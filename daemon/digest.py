@@ -1,4 +1,4 @@
-"""The working-day digest: overdue, due today, due this week, each assignee's load, published yesterday.
+"""The working-day digest: overdue, due today, due this week, each assignee's load, published since the last one.
 
 `tick(app)` is the scheduler's job. On a working day, from `[digest] time` (default 09:00 in the
 organisation's zone) on, it sends once per day (a `kv` marker and dedupe keys carry the date):
@@ -54,6 +54,14 @@ class Digest:
     week: list[DigestRow] = field(default_factory=list)
     load: list[tuple[str, int, int]] = field(default_factory=list)  # (assignee, open, overdue)
     published: list[DigestRow] = field(default_factory=list)
+    published_since: date | None = None  # the previous working day: on a Monday the weekend is included
+
+    @property
+    def published_title(self) -> str:
+        """«Опубликовано вчера», or «Опубликовано с 04.12.2026» after a weekend or holidays."""
+        if self.published_since is None or (self.day - self.published_since).days <= 1:
+            return "Опубликовано вчера"
+        return f"Опубликовано с {self.published_since:%d.%m.%Y}"
 
     @property
     def empty(self) -> bool:
@@ -116,10 +124,14 @@ def collect(session: Session, app: App, now: datetime) -> Digest:
         elif case.due_at < end_week:
             digest.week.append(_row(app, case))
     digest.load = sorted(((_name(app, k), n, late[k]) for k, n in load.items()), key=lambda x: (-x[1], x[0]))
-    start_yesterday = start_today - timedelta(days=1)
+    # «Вчера» is the previous working day and what followed it: a Friday evening publication must
+    # not fall between the Friday and the Monday digests.
+    since = calendar_for(app.settings).previous_working_day(day)
+    digest.published_since = since
+    start_since = datetime.combine(since, time(0), tzinfo=zone)
     published = session.scalars(
         select(Case).where(Case.tenant == app.tenant, Case.outcome == "published",
-                           Case.closed_at >= start_yesterday.astimezone(UTC),
+                           Case.closed_at >= start_since.astimezone(UTC),
                            Case.closed_at < start_today.astimezone(UTC))
         .order_by(Case.id)
     )

@@ -162,8 +162,15 @@ def _closed_case_mail(session: Session, app: App, case: Case, inbound: Inbound) 
         record_event(session, case, action="followup_opened", at=app.clock(), detail={"new_case": new_case.id})
         record_event(session, new_case, action="follows_closed_case", at=app.clock(), detail={"closed_case": case.id})
         _run(session, app, new_case, inbound, opening=True)
+    from daemon.acks import allow_auto_mail  # late: the interface imports the workflow modules
+
     told = case.assignee if case.assignee and case.assignee != inbound.sender else None
     to = [told] if told else [a for a in contact_addresses(app) if a != inbound.sender]
+    # Each relayed letter is an automatic mail caused by someone else's mail: two staff auto-responders
+    # would otherwise pass it back and forth through a closed case for ever (the daily limit stops them).
+    to = [a for a in to if allow_auto_mail(session, app, a, what="closed_case_mail")]
+    if not to:
+        return new_case or case
     send(session, app, case, kind="closed_case_mail", to=to,
          context={"sender": inbound.sender or "(не указан)", "original_subject": inbound.pm.subject,
                   "received_at": inbound.received_at, "text": inbound.new_text or inbound.pm.text.strip(),

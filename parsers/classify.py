@@ -224,9 +224,24 @@ def _only_an_attached_message(pm: ParsedMessage) -> bool:
     return not pm.text.strip() and any(a.content_type == "message/rfc822" for a in pm.attachments)
 
 
+# An attendee's answer to one of our deadline invitations (RFC 5546 §3.2: REPLY, COUNTER, REFRESH).
+_ITIP_RESPONSE = re.compile(rb"^METHOD:(?:REPLY|COUNTER|REFRESH)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _calendar_response(pm: ParsedMessage) -> bool:
+    """«Принято: …» from a calendar client: its text («Петров принял приглашение») is no draft nor answer."""
+    return any(
+        (a.content_type == "text/calendar" or a.filename.lower().endswith(".ics"))
+        and _ITIP_RESPONSE.search(a.content[:65536]) is not None
+        for a in pm.attachments
+    )
+
+
 def _auto_reply(f: _Facts) -> Outcome:
-    """Vacation and out-of-office replies, X-Autoreply, and machine mail from senders that are not the ЦУР."""
+    """Vacation and out-of-office replies, X-Autoreply, calendar responses, machine mail from non-ЦУР senders."""
     pm = f.pm
+    if _calendar_response(pm):
+        return Kind.AUTO_REPLY, {}
     if pm.x_autoreply is not None or pm.header("x-autorespond") is not None:
         return Kind.AUTO_REPLY, {}
     if (pm.precedence or "").strip().lower() == "auto_reply":

@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,6 +149,9 @@ _ALIASES: dict[str, str] = {
     **dict.fromkeys(("отправить", "send"), "send"),
 }
 
+# How a suggestion is written back: the alias keys are «ё»-folded («отчет»).
+_SPELLING = {"отчет": "отчёт"}
+
 # A command line: «#word [word2] [args]»; html2text may escape the «#» as «\#».
 _COMMAND_LINE = re.compile(r"^\\?[#＃](?P<word>[^\s#:;,.!?()«»\"]{1,40})(?P<rest>.*)$", re.DOTALL)
 _SECOND_WORD = re.compile(r"^[ \t_-]*(?P<word>[^\s:;,.!?()«»\"]{1,40})")
@@ -225,6 +229,19 @@ def _parse(new_text: str, subject: str) -> CommandParse:
             commands.pop(0)  # the body repeats the subject's command: keep one, in body order
         commands.append(parsed)
     return CommandParse(tuple(commands), tuple(unknown), stopped_at, stop_reason, rest)
+
+
+def suggest_command(line: str) -> str | None:
+    """The command a mistyped «#word» line most likely meant («#зыкрыть» → «#закрыть»), or None."""
+    try:
+        match = _COMMAND_LINE.match(_clean(line or "")[:LINE_LIMIT])
+        if match is None:
+            return None
+        word = _key(match.group("word"))
+        close = difflib.get_close_matches(word, [k for k in _ALIASES if " " not in k], n=1, cutoff=0.75)
+        return f"#{_SPELLING.get(close[0], close[0])}" if close else None
+    except Exception:  # never raise out of parsers/
+        return None
 
 
 def _same(first: Command, second: Command) -> bool:

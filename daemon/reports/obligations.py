@@ -134,6 +134,9 @@ def generate(session: Session, app: App, period: Period, *, now: datetime) -> Ca
     from daemon.workflow.reminders import refresh_next_action
 
     refresh_next_action(session, app, case)
+    from daemon import ics  # the report's deadline goes to the contact official's calendar like any other
+
+    ics.sync(session, app, case)
     enqueue(session, settings, kind=DRAFT_TEMPLATE, to=contacts, case=case, now=now, bulk=False,
             context=_context(settings, case, dates), dedupe_key=f"{DRAFT_TEMPLATE}:{period.key}",
             attachments=stored_files(case))

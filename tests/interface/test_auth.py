@@ -170,3 +170,25 @@ def test_a_token_for_another_case_does_not_authorise_this_one(flow: Mail):
     request = next(c for c in flow.cases() if c.id == request.id)
     assert request.state != "closed"
     assert "по другому делу" in flow.events(request, "command_refused")[0].detail["reason"]
+
+
+@pytest.mark.parametrize(("signer", "sender_domain", "ok"), [
+    ("cur12.example.org", "cur12.example.org", True),
+    ("example.org", "cur12.example.org", True),  # a parent signs for its subdomain
+    ("EXAMPLE.ORG.", "cur12.example.org", True),
+    ("evil.example.org", "cur12.example.org", False),  # a sibling never
+    ("attacker.spb.ru", "cur.spb.ru", False),  # anyone may register under spb.ru: no «last two labels»
+    ("spb.ru", "attacker-spb.ru", False),
+    ("ru", "cur.ru", False),
+    ("", "cur12.example.org", False),
+])
+def test_dkim_alignment_is_the_sender_domain_or_a_parent_of_it(signer: str, sender_domain: str, ok: bool):
+    from daemon.auth import aligned
+    assert aligned(signer, sender_domain) is ok
+
+
+def test_dmarc_pass_counts_only_for_the_very_from_domain():
+    parsed = parse_authentication_results(f"{OUR_MTA}; dmarc=pass header.from=other.example")
+    assert not results_verdict(parsed, "cur@example.org", OUR_MTA).ok
+    parsed = parse_authentication_results(f"{OUR_MTA}; dmarc=pass header.from=example.org")
+    assert results_verdict(parsed, "cur@example.org", OUR_MTA).ok

@@ -13,6 +13,7 @@ from tests.support.mail import make_message
 from tests.workflow.conftest import (
     CONTACT,
     CUR,
+    MSK,
     OFFICIAL,
     PRESS,
     SUPERVISOR,
@@ -257,6 +258,12 @@ def test_extend_follows_the_rules_of_the_case_kind(flow: Mail):
     third = plain(body_of(flow.outbox("command_result", CONTACT)[2]))
     assert "✗ ошибка: Срок можно продлить не более чем на 30 дн." in third
 
+    command("#статус\n", 4)  # both terms, and the reason in the history
+    status = plain(body_of(flow.outbox("command_result", CONTACT)[3]))
+    assert "Срок: 20.01.2027 18:00 (МСК)" in status
+    assert f"Первоначальный срок: {original_due.astimezone(MSK):%d.%m.%Y %H:%M} (МСК)" in status
+    assert "срок продлён: 20.01.2027 18:00 (МСК), причина: запрошены сведения у подрядчика" in status
+
 
 def test_extend_is_refused_for_a_refutation_and_list_for_an_official(flow: Mail):
     number = open_signal(flow)
@@ -287,7 +294,94 @@ def test_a_mail_with_only_a_mistyped_command_gets_help_instead_of_opening_a_case
                        in_reply_to=notice.message_id, references=notice.message_id)
     flow.deliver_raw(raw, at=LATER)
     text = reply_of(flow, OFFICIAL)
-    assert "> #статсу ✗ неизвестная команда" in text
+    assert "> #статсу ✗ неизвестная команда; возможно, имелась в виду #статус" in text
     assert "--- Справка по командам ---" in text
     assert [c.id for c in flow.cases()] == [number]  # no new case, and the refutation did not take it as a draft
     assert flow.case().state == "assigned"
+
+
+def test_a_new_mail_with_a_bare_case_tag_adds_information_but_cannot_reassign_close_or_approve(flow: Mail):
+    number = open_signal(flow)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"[KZM-{number}] дополнение",
+                                  body="Подрядчик сообщил, что воду дадут к вечеру.",
+                                  message_id="<info-1@kozmo.example>"), at=LATER)
+    info = flow.messages()[-1]
+    assert info.case_id == number and flow.outbox("command_result") == []
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"[KZM-{number}] #назначить Сидорова",
+                                  body="#закрыть дубль\n#согласовано\n", message_id="<bare-1@kozmo.example>"), at=LATER)
+    case = flow.case()
+    assert case.state != "closed" and case.assignee == OFFICIAL
+    assert flow.outbox("case_assigned") == [] and flow.outbox("refutation_press") == []
+    reasons = {e.detail["command"]: e.detail["reason"] for e in flow.events(case, "command_refused")}
+    assert set(reasons) == {"assign", "close", "approved"}
+    assert "принимается только в ответе на письмо curmail" in reasons["assign"]
+    assert "принимается только в ответе на письмо curmail" in reasons["close"]
+    assert "команду могут выполнять: ЦУР" in reasons["approved"]
+    text = reply_of(flow, CONTACT)
+    assert "> #закрыть дубль ✗ отклонено" in text and f"[KZM-{number}] #назначить Сидорова ✗ отклонено" in text
+
+
+def test_a_reply_to_our_answer_carries_the_token_for_the_next_command(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: [KZM-{number}] x", body="#статус\n",
+                                  in_reply_to=notice.message_id, references=notice.message_id,
+                                  message_id="<first@kozmo.example>"), at=LATER)
+    (answer,) = flow.outbox("command_result", CONTACT)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: {answer.subject}", body="#закрыть дубль\n",
+                                  in_reply_to=answer.message_id, references=answer.message_id,
+                                  message_id="<second@kozmo.example>"), at=LATER)
+    assert (flow.case().state, flow.case().outcome) == ("closed", "дубль")
+    # The same answer forwarded to someone else proves nothing for them: the token is per recipient.
+    flow.deliver_raw(make_message(sender=SUPERVISOR, subject=f"RE: {answer.subject}", body="#открыть\n",
+                                  in_reply_to=answer.message_id, references=answer.message_id,
+                                  message_id="<third@kozmo.example>"), at=LATER)
+    assert flow.case().state == "closed"
+    assert "> #открыть ✗ отклонено: команда меняет дело" in reply_of(flow, SUPERVISOR)
+
+
+def test_an_approval_of_a_superseded_draft_is_answered_as_not_done(flow: Mail):
+    number = open_signal(flow)
+    first = draft_to_cur(flow)
+    flow.deliver("remarks.eml", at=msk(2026, 12, 3, 13, 50), reply_to=first)
+    flow.deliver("draft_reply_v2.eml", at=msk(2026, 12, 3, 14, 0),
+                 reply_to=flow.one("refutation_remarks", OFFICIAL).message_id)
+    assert len(flow.outbox("refutation_draft", CUR)) == 2
+    flow.deliver_raw(make_message(sender=CUR, subject=f"RE: [KZM-{number}] Проект", body="#согласовано\n",
+                                  in_reply_to=first, references=first), at=msk(2026, 12, 3, 14, 10))
+    case = flow.case()
+    assert case.state == "awaiting_approval" and flow.outbox("refutation_press") == []
+    text = reply_of(flow, CUR)
+    assert "> #согласовано ✗ не принято: после отправки этой версии проекта исполнитель прислал новую" in text
+    assert flow.events(case, "approval_refused")[-1].detail["reason"] == "changed"  # kept, not rolled back
+    assert len(flow.outbox("approval_refused", CONTACT)) == 1
+
+
+def test_a_repeated_approval_says_the_text_was_already_sent(flow: Mail):
+    number = open_signal(flow)
+    to_cur = draft_to_cur(flow)
+    for n in (1, 2):
+        flow.deliver_raw(make_message(sender=CUR, subject=f"RE: [KZM-{number}] Проект", body="#согласовано\n",
+                                      in_reply_to=to_cur, references=to_cur, message_id=f"<ok-{n}@example.org>"),
+                         at=msk(2026, 12, 3, 14, n))
+    first, second = (plain(body_of(row)) for row in flow.outbox("command_result", CUR))
+    assert "✓ текст согласован и направлен в пресс-службу" in first
+    assert "✓ текст уже был согласован и направлен в пресс-службу; повторно не отправлялся" in second
+    assert len(flow.outbox("refutation_press", PRESS)) == 1
+
+
+def test_every_case_event_the_code_records_has_a_russian_name_in_the_status_history():
+    import re
+    from pathlib import Path
+
+    from daemon.commands import ACTION_RU
+
+    root = Path(__file__).resolve().parents[2] / "daemon"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
+    literal = set(re.findall(r'action="([a-z_]+)"', source)) - {"store_true"}
+    templated = {f"{k}_{e}" for k in ("reminder", "escalation") for e in ("sent", "skipped")}
+    templated |= {f"report_{k}_{e}" for k in ("reminder", "escalation") for e in ("sent", "skipped")}
+    templated |= {f"outbox_{k}" for k in ("failed", "uncertain", "confirmed", "resend")}
+    missing = sorted((literal | templated) - set(ACTION_RU))
+    assert missing == []
+    assert all(re.search("[а-яё]", text) for text in ACTION_RU.values())

@@ -11,6 +11,7 @@ import icalendar
 from daemon import digest
 from daemon.clock import Clock
 from tests.interface.conftest import Mail, command_mail
+from tests.support.mail import make_message
 from tests.workflow.conftest import CONTACT, MSK, OFFICIAL, SUPERVISOR, body_of, msk, plain
 
 
@@ -144,3 +145,37 @@ def test_long_lists_are_cut_with_an_exact_count(flow: Mail, monkeypatch):
     text = plain(body_of(flow.one("digest", CONTACT)))
     assert "ПРОСРОЧЕНО (1): … и ещё 1" in text and "[KZM-" not in text.split("Нагрузка")[0]
     assert "… и ещё 1</td>" in html_of(flow.one("digest", CONTACT))
+
+
+def test_on_monday_the_digest_shows_what_was_published_since_friday(flow: Mail):
+    flow.deliver("signal.eml", at=msk(2026, 12, 4, 12, 42))  # Friday
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver("draft_reply.eml", at=msk(2026, 12, 4, 13, 40), reply_to=notice.message_id)
+    flow.deliver("approval.eml", at=msk(2026, 12, 4, 14, 20),
+                 reply_to=flow.outbox("refutation_draft")[0].message_id)
+    flow.deliver("published.eml", at=msk(2026, 12, 4, 18, 30),  # after Friday's digest went out
+                 reply_to=flow.outbox("refutation_web")[0].message_id)
+    tick(flow, msk(2026, 12, 7, 9, 0))  # Monday
+    text = plain(body_of(flow.one("digest", CONTACT)))
+    assert "Опубликовано с 04.12.2026: [KZM-1]" in text
+    assert "Опубликовано с 04.12.2026" in html_of(flow.one("digest", CONTACT))
+
+
+def test_the_quarterly_report_deadline_comes_as_an_invitation_and_is_cancelled_when_sent(flow: Mail):
+    from daemon.reports import obligations
+
+    flow.app.clock = Clock(fixed=msk(2027, 1, 11, 9, 0))  # the first working day after the New Year holidays
+    assert obligations.tick(flow.app) == "generated"
+    (report,) = [c for c in flow.cases() if c.kind == "report"]
+    (invite,) = invites(flow, CONTACT)
+    event = event_of(invite)
+    assert str(invite["method"]) == "REQUEST" and "Статистика работы с обращениями" in str(event["summary"])
+    assert event.decoded("dtend") == report.due_at.astimezone(MSK)
+    draft = flow.one("quarterly_draft", CONTACT)
+    flow.deliver_raw(make_message(sender=CONTACT, subject=f"RE: {draft.subject}", body="#отправить\n",
+                                  in_reply_to=draft.message_id, references=draft.message_id),
+                     at=msk(2027, 1, 11, 10, 0))
+    report = next(c for c in flow.cases() if c.kind == "report")
+    assert report.state == "closed"
+    cancel = invites(flow, CONTACT)[-1]
+    assert str(cancel["method"]) == "CANCEL" and str(event_of(cancel)["uid"]) == str(event["uid"])

@@ -276,3 +276,14 @@ def test_help_table_covers_every_command() -> None:
         assert parse_commands(row.syntax_en.split()[0]).commands[0].name == row.name
     text = format_help()
     assert "#на доработку" in text and "#rework" in text and ACCEPTED_DATE_FORMATS in text
+
+
+@pytest.mark.parametrize(
+    ("line", "guess"),
+    [("#зыкрыть", "#закрыть"), ("#статсу", "#статус"), ("#отчот", "#отчёт"), ("#asign bob", "#assign"),
+     ("#согласованно", "#согласовано"), ("#удалить всё", None), ("#МыВместе", None), ("текст", None)],
+)
+def test_a_mistyped_command_gets_a_suggestion(line: str, guess: str | None) -> None:
+    from parsers.commands import suggest_command
+
+    assert suggest_command(line) == guess

@@ -24,9 +24,10 @@ CUR = "cur@example.org"
 
 
 def received(env: CurmailEnv, to: str) -> list[email.message.EmailMessage]:
-    """Letters to `to` about the report (the daily digests also reach the contact official at 09:00)."""
+    """Letters to `to` about the report (the daily digests and the deadline's calendar invitation aside)."""
     letters = [email.message_from_bytes(m.raw, policy=policy.default) for m in env.smtp.messages if to in m.rcpt_tos]
-    return [m for m in letters if not str(m["Subject"]).startswith(("Сводка на", "Ваши дела на"))]
+    return [m for m in letters if not str(m["Subject"]).startswith(("Сводка на", "Ваши дела на"))
+            and "Срок в календарь" not in str(m["Subject"]) and "Срок снят с календаря" not in str(m["Subject"])]
 
 
 def reply(to_letter: email.message.EmailMessage, sender: str, name: str, text: str, when: datetime) -> bytes:
