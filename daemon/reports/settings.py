@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from daemon.config import Settings
@@ -27,3 +28,15 @@ def topic_names(settings: Settings) -> tuple[str, ...]:
     from parsers.topics import DEFAULT_TOPICS
 
     return tuple(settings.topics) if settings.topics else tuple(DEFAULT_TOPICS)
+
+
+def topic_table(settings: Settings) -> Mapping[str, tuple[str, ...]]:
+    """Topic -> keywords (matched on lemmas): `[topics]` replaces the built-in taxonomy when present.
+
+    A configured topic's own name is a keyword too, so «"ЖКХ" = ["отопление"]» also matches «ЖКХ».
+    """
+    from parsers.topics import DEFAULT_TOPICS
+
+    if not settings.topics:
+        return DEFAULT_TOPICS
+    return {name: tuple(dict.fromkeys((*words, name))) for name, words in settings.topics.items()}
