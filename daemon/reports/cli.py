@@ -117,6 +117,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
                   f" ({item.message_bytes} bytes), {item.letters} letters")
         print(f"unthreaded messages stored before the cutoff: {report.loose_messages}")
         print(f"letters of no case created before the cutoff: {report.loose_letters}")
+        print(f"automatic-answer counters per address last updated before the cutoff: {report.counters}")
         return 0
     finally:
         app.close()

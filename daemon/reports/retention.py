@@ -8,10 +8,13 @@ What stays: the case row with its kind, channel, topic, dates, state and assigne
 actions and times, and `data["stats"]`, the anonymised statistics row (daemon.reports.facts)
 written **before** anything is deleted, which the reports use for old quarters.
 Unthreaded messages (bounces, parked mail) and letters of no case go by their storage or creation date.
+A letter's dedupe key ends in its recipient's address, so it is replaced by its hash (still unique);
+the per-address daily counters of automatic answers (KeyValue `automail:…`) go by their last update.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +36,8 @@ LAST_RUN_KEY = "retention:last_run"
 RUN_HOUR = 3  # local time: the nightly job runs once per night from this hour
 BATCH = 200
 _KEEP_ACTORS = {"curmail", "cli", "unknown"}
+AUTOMAIL_PREFIX = "automail:"  # daemon.acks: «automail:<day>:<address>»
+ERASED_KEY = "erased:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,7 @@ class RetentionReport:
     cases: list[CaseToErase] = field(default_factory=list)
     loose_messages: int = 0  # unthreaded stored messages past the cutoff
     loose_letters: int = 0  # outgoing letters of no case past the cutoff
+    counters: int = 0  # per-address automatic-answer counters last updated before the cutoff
     dry_run: bool = True
 
 
@@ -96,6 +102,13 @@ def _loose_letters(session: Session, cutoff: datetime) -> list[OutboxMessage]:
     ))
 
 
+def _old_counters(session: Session, cutoff: datetime) -> list[KeyValue]:
+    """The daily automatic-answer counters (daemon.acks) keyed by a citizen's address, past the cutoff."""
+    return list(session.scalars(
+        select(KeyValue).where(KeyValue.key.like(f"{AUTOMAIL_PREFIX}%"), KeyValue.updated_at < cutoff)
+    ))
+
+
 def _describe(session: Session, case: Case) -> CaseToErase:
     count, size = session.execute(
         select(func.count(StoredMessage.id), func.coalesce(func.sum(StoredMessage.size), 0))
@@ -113,6 +126,7 @@ def _wipe_message(row: StoredMessage) -> None:
     row.in_reply_to = None
     row.details = None
     row.error = None
+    row.reasons = None  # the classifier's reasons quote senders and phrases of the letter
 
 
 def _known_party(settings: Settings, address: str) -> bool:
@@ -152,6 +166,9 @@ def _wipe_letter(settings: Settings, letter: OutboxMessage) -> None:
     letter.subject = ERASED
     letter.recipients = [r if _known_party(settings, r) else ERASED for r in letter.recipients or []]
     letter.last_error = None
+    if letter.dedupe_key and not letter.dedupe_key.startswith(ERASED_KEY):
+        # «ack:42:anna@mail.example»: the hash keeps the key unique without the address.
+        letter.dedupe_key = ERASED_KEY + hashlib.sha256(letter.dedupe_key.encode()).hexdigest()
 
 
 def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionReport:
@@ -166,6 +183,7 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
         ids = [case.id for case in due]
         report.loose_messages = len(_loose_messages(session, cutoff))
         report.loose_letters = len(_loose_letters(session, cutoff))
+        report.counters = len(_old_counters(session, cutoff))
     if dry_run:
         return report
     for case_id in ids:
@@ -177,6 +195,8 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
             _wipe_message(row)
         for letter in _loose_letters(session, cutoff):
             _wipe_letter(settings, letter)
+        for counter in _old_counters(session, cutoff):
+            session.delete(counter)
     log.info("retention: %d cases and %d loose messages erased (closed before %s)",
              len(ids), report.loose_messages, cutoff.isoformat())
     return report
