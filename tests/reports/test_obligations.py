@@ -167,3 +167,33 @@ def test_report_command_in_the_thread_recounts_the_draft_before_sending(app: App
     assert attachments(final) == attachments(second) != attachments(first)
     with app.sessions() as session, session.begin(), pytest.raises(WorkflowError, match="уже направлен"):
         obligations.regenerate(session, app, session.get(Case, case.id), now=app.clock(), actor=CONTACT)
+
+
+def test_holiday_quarter_missed_deadline_is_escalated_to_the_supervisor(app: App) -> None:
+    from daemon.workflow import reminders
+
+    obligations.tick(at(app, msk(2027, 1, 11, 9, 0)))
+    (case,) = report_cases(app)
+    assert case.due_at == msk(2027, 1, 11, 18, 0)
+    before = {r.id for r in letters(app)}
+    reminders.tick(at(app, msk(2027, 1, 11, 18, 1)))  # not sent by the deadline
+    reminders.tick(at(app, msk(2027, 1, 11, 18, 30)))
+    new = [r for r in letters(app) if r.id not in before]
+    escalated = [r for r in new if SUPERVISOR in r.recipients]
+    assert len(escalated) == 1, [(r.kind, r.recipients) for r in new]
+    assert f"[KZM-{case.id}]" in escalated[0].subject
+    with app.sessions() as session, session.begin():  # sent late: still sent, and recorded as late
+        obligations.send_quarterly(session, app, session.get(Case, case.id), CONTACT)
+    (case,) = report_cases(app)
+    assert case.data["sent_on_time"] is False
+
+
+def test_an_empty_quarter_still_gets_a_draft_that_says_so(app: App) -> None:
+    from daemon.reports.xlsx import NO_DATA
+
+    assert obligations.tick(at(app, msk(2026, 7, 1, 9, 0))) == "generated"
+    (draft,) = letters(app, obligations.DRAFT_TEMPLATE)
+    body = " ".join(email.message_from_bytes(draft.raw, policy=policy.default).get_body(("plain",))
+                    .get_content().split())
+    assert NO_DATA in body and "нет ни обращений, ни сигналов, ни запросов ЦУР" in body
+    assert set(attachments(draft)) == {"statistika-2026Q2.xlsx", "dela-2026Q2.csv", "svodka-2026Q2.txt"}
