@@ -40,3 +40,20 @@ def topic_table(settings: Settings) -> Mapping[str, tuple[str, ...]]:
     if not settings.topics:
         return DEFAULT_TOPICS
     return {name: tuple(dict.fromkeys((*words, name))) for name, words in settings.topics.items()}
+
+
+def known_topics(settings: Settings) -> tuple[str, ...]:
+    """Every topic name cases can carry: the taxonomy's, then staff topics of their own, in order."""
+    from daemon.workflow.routing import taxonomy
+
+    names = [*topic_names(settings), *taxonomy(settings).staff_topics]
+    return tuple(dict.fromkeys(names))
+
+
+def canonical_topic(settings: Settings, text: str) -> str | None:
+    """The taxonomy's spelling of `text` («жкх» -> «ЖКХ»), or None when it names no known topic."""
+    def key(name: str) -> str:
+        return " ".join(name.casefold().replace("ё", "е").split())
+
+    wanted = key(text)
+    return next((name for name in known_topics(settings) if key(name) == wanted), None)

@@ -97,3 +97,27 @@ def test_topic_correction_is_recorded_and_counted_in_the_report(appeals: Flow) -
     with flow.app.sessions() as session:
         figures = build(session, flow.app.settings, quarter(2026, 4), msk(2027, 1, 11, 9, 0))
     assert figures.by_topic == [("благоустройство", 1)]
+
+
+def test_topic_names_are_filed_under_the_taxonomy_spelling_and_unknown_ones_are_flagged(appeals: Flow) -> None:
+    from tests.workflow.conftest import body_of
+
+    flow = appeals
+    flow.deliver("appeal_pos.eml", at=msk(2026, 12, 3, 10, 0))
+    notice = flow.one("appeal_new", CONTACT)
+    when = msk(2026, 12, 3, 11, 0)
+    deliver_raw(flow, command_mail(CONTACT, notice.message_id, notice.subject, "#тема  жкх\n", when), when)
+    assert flow.case().topic == "ЖКХ"  # the reports count one «ЖКХ», not «жкх» beside it
+    (first,) = flow.outbox("command_result", CONTACT)
+    assert "тема дела: ЖКХ" in " ".join(body_of(first).split())
+
+    later = msk(2026, 12, 3, 12, 0)
+    deliver_raw(flow, command_mail(CONTACT, notice.message_id, notice.subject, "#тема ремонт забора\n", later),
+                later)
+    case = flow.case()
+    assert case.topic == "ремонт забора"
+    assert [e.detail for e in flow.events(case, "topic_set")] == [
+        {"old": "дороги и транспорт", "new": "ЖКХ"}, {"old": "ЖКХ", "new": "ремонт забора"}]
+    second = flow.outbox("command_result", CONTACT)[-1]
+    text = " ".join(body_of(second).split())
+    assert "такой темы нет в справочнике" in text and "благоустройство" in text
