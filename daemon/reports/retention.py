@@ -17,17 +17,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon.app import App
+from daemon.cases import record_event
 from daemon.config import Settings
 from daemon.db.engine import transaction
 from daemon.db.models import Case, CaseKey, KeyValue, OutboxMessage, StoredMessage
-from daemon.reports.facts import STATS_KEY, facts_of
-from daemon.reports.settings import retention_years
+from daemon.reports.facts import STATS_KEY, facts_of, load_facts
+from daemon.reports.repeats import ACTION as REPEAT_ACTION
+from daemon.reports.repeats import REPEAT_LINKS, with_repeats
+from daemon.reports.settings import repeat_window, retention_years
 
 log = logging.getLogger("curmail.reports.retention")
 
@@ -171,6 +174,38 @@ def _wipe_letter(settings: Settings, letter: OutboxMessage) -> None:
         letter.dedupe_key = ERASED_KEY + hashlib.sha256(letter.dedupe_key.encode()).hexdigest()
 
 
+def keep_repeat_links(session: Session, settings: Settings, due: list[Case], now: datetime) -> int:
+    """Store the reports' repeat links on appeals that need a due case's personal keys, before the keys go.
+
+    The reports match repeats on the applicant and address keys when an appeal has no stored links
+    (an appeal opened before links were stored, or whose topic `#тема` changed later). Erasing the
+    earlier appeal's keys would silently turn such a repeat into a first appeal and change the
+    figures of a quarter already reported; storing the links keeps them. Returns the appeals updated.
+    """
+    appeals = [c for c in due if c.kind == "appeal"]
+    window = repeat_window(settings)
+    updated = 0
+    for tenant in sorted({c.tenant for c in appeals}):
+        mine = [c for c in appeals if c.tenant == tenant]
+        first, last = min(c.opened_at for c in mine), max(c.opened_at for c in mine)
+        rows = load_facts(session, first, last + window + timedelta(seconds=1), kinds=("appeal",), tenant=tenant)
+        earlier = load_facts(session, first - window, first, kinds=("appeal",), tenant=tenant)
+        due_ids = {c.id for c in mine}
+        stored = {r.case_id for r in rows if r.repeat_of}
+        for row in with_repeats(rows, earlier, window):
+            if row.case_id in stored or not row.repeat_of or row.anonymised:
+                continue
+            if row.case_id not in due_ids and not due_ids & set(row.repeat_of):
+                continue
+            case = session.get(Case, row.case_id)
+            links = list(row.repeat_of[-REPEAT_LINKS:])
+            case.data = {**(case.data or {}), "repeat_of": links}
+            record_event(session, case, action=REPEAT_ACTION, at=now, actor="curmail",
+                         detail={"repeat_of": links, "by": "retention"})
+            updated += 1
+    return updated
+
+
 def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionReport:
     """Erase (or with `dry_run` only list) up to `limit` due cases, each in its own transaction."""
     now = app.clock()
@@ -186,6 +221,9 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
         report.counters = len(_old_counters(session, cutoff))
     if dry_run:
         return report
+    if ids:
+        with transaction(app.sessions) as session:
+            keep_repeat_links(session, settings, list(session.scalars(select(Case).where(Case.id.in_(ids)))), now)
     for case_id in ids:
         with transaction(app.sessions) as session:
             case = session.scalars(select(Case).where(Case.id == case_id).options(selectinload(Case.events))).one()
