@@ -58,3 +58,8 @@ def test_retention_dry_run_and_contacts(config: Path, capsys: pytest.CaptureFixt
     assert "first run" in capsys.readouterr().out
     assert main(["--config", str(config), "contacts", "notify"]) == 0
     assert "cur@example.org" in capsys.readouterr().out
+
+
+def test_a_bad_quarter_is_refused_with_the_accepted_forms(config: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--config", str(config), "report", "quarterly", "2026Q5"]) == 1
+    assert "2026Q4" in capsys.readouterr().err  # the message shows how to write it
