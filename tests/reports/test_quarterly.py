@@ -15,12 +15,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from daemon.app import App
 from daemon.reports import xlsx
+from daemon.reports.facts import street_of
 from daemon.reports.files import quarterly_files
 from daemon.reports.period import parse_quarter, quarter
 from daemon.reports.quarterly import build
 from daemon.reports.summary import summary_text
 from tests.reports.dataset import AS_OF, Q4_END, Q4_START, Dataset, dataset
-from tests.reports.seed import Spec, add_all
+from tests.reports.seed import Spec, add_all, msk
 
 CHANNEL_NAMES = {
     "59fz": "Обращения по 59-ФЗ", "pos": "ПОС «Госуслуги. Решаем вместе»",
@@ -276,7 +277,7 @@ def test_the_charts_draw_the_breakdown_rows(app: App) -> None:
     assert kinds == {
         xlsx.SHEET_SUMMARY: [], xlsx.SHEET_CHANNELS: ["BarChart"], xlsx.SHEET_TOPICS: ["PieChart"],
         xlsx.SHEET_TIMELINESS: ["BarChart"], xlsx.SHEET_REFUTATIONS: ["BarChart"],
-        xlsx.SHEET_REQUESTS: ["BarChart"], xlsx.SHEET_REPEATS: [],
+        xlsx.SHEET_REQUESTS: ["BarChart"], xlsx.SHEET_REPEATS: [], xlsx.SHEET_PROBLEMS: [],
     }
     channels = wb[xlsx.SHEET_CHANNELS]
     (series,) = channels._charts[0].series
@@ -287,3 +288,30 @@ def test_the_charts_draw_the_breakdown_rows(app: App) -> None:
     topics = wb[xlsx.SHEET_TOPICS]
     (series,) = topics._charts[0].series
     assert series.val.numRef.f == f"'{xlsx.SHEET_TOPICS}'!$B$2:$B${topics.max_row}"
+
+
+def test_problems_sheet_sets_the_quarter_against_the_one_before(app: App) -> None:
+    data, files, _ = report(app)
+    ws = load_workbook(BytesIO(files["statistika-2026Q4.xlsx"]))[xlsx.SHEET_PROBLEMS]
+    assert ws.freeze_panes == "A2"
+    assert [c.value for c in ws[1]][:3] == ["Тема / улица", "Обращений", "Кварталом ранее"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    streets_at = rows.index(["Улицы", *[None] * 7])
+    topics = {r[0]: (r[1], r[2], r[5]) for r in rows[1:streets_at]}
+    q3 = [s for s in data.all() if s.kind == "appeal" and msk(2026, 7, 1) <= s.opened < Q4_START]
+    q4 = [s for s in data.appeals.values() if in_q4(s)]
+    repeats = [data.appeals[label] for label in data.expected_repeats]
+    expected: dict[str, tuple[int, int, int]] = {}
+    for topic in {s.topic or "прочее" for s in q4}:
+        expected[topic] = (sum((s.topic or "прочее") == topic for s in q4),
+                           sum((s.topic or "прочее") == topic for s in q3),
+                           sum((s.topic or "прочее") == topic for s in repeats))
+    assert topics == expected
+    assert topics["ЖКХ"] == (4, 1, 2)  # a1, a2, a6, a8; Q3's 30.09 23:59; a6 and a8 repeat a1
+    streets = {r[0]: (r[1], r[5]) for r in rows[streets_at + 1:]}
+    expected_streets = {
+        street: (sum(street_of(s.address) == street for s in q4 if s.address),
+                 sum(street_of(s.address) == street for s in repeats if s.address))
+        for street in {street_of(s.address) for s in q4 if s.address}
+    }
+    assert streets == expected_streets == {"Советская": (3, 1), "Ленина": (2, 0)}  # a1, a7, a8 (repeat); a2, a3
