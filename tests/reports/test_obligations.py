@@ -197,3 +197,18 @@ def test_an_empty_quarter_still_gets_a_draft_that_says_so(app: App) -> None:
                     .get_content().split())
     assert NO_DATA in body and "нет ни обращений, ни сигналов, ни запросов ЦУР" in body
     assert set(attachments(draft)) == {"statistika-2026Q2.xlsx", "dela-2026Q2.csv", "svodka-2026Q2.txt"}
+
+
+def test_when_the_3rd_and_4th_are_a_weekend_only_the_escalation_goes(app: App) -> None:
+    q3 = obligations.dates_for(app.settings, quarter(2026, 3))
+    # 03.10.2026 is a Saturday, 04.10 a Sunday: both move to Monday 05.10 09:00, the deadline's day.
+    assert q3.reminder_at == q3.escalation_at == msk(2026, 10, 5, 9, 0)
+    obligations.tick(at(app, msk(2026, 10, 1, 9, 0)))
+    obligations.tick(at(app, msk(2026, 10, 5, 9, 0)))
+    obligations.tick(at(app, msk(2026, 10, 5, 9, 30)))
+    assert letters(app, obligations.REMINDER_TEMPLATE) == []
+    assert sorted(r.recipients[0] for r in letters(app, obligations.ESCALATION_TEMPLATE)) == [CONTACT, SUPERVISOR]
+    (case,) = report_cases(app)
+    with app.sessions() as session:
+        actions = [e.action for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))]
+    assert "report_reminder_skipped" in actions and "report_escalation_sent" in actions
