@@ -92,7 +92,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             print(f"notice to the ЦУР enqueued for {', '.join(result.notified_to)}")
         elif result.first:
             print("contact officials recorded (first run): no notice sent; use `curmail contacts notify` to send one")
-        elif args.contacts_command == "notify":
+        elif args.contacts_command == "notify" or result.changed:
             print("no notice: [cur] addresses is empty")
             return 1
         else:

@@ -128,3 +128,17 @@ def test_the_daemon_mails_one_notice_per_change_at_start_up_and_on_reload(env) -
     _, second = notices_at_the_cur(env)  # exactly two: one per change
     assert "телефон «+7 83632 0-00-00» → «+7 83632 5-55-55»" in " ".join(
         second.get_body(("plain",)).get_content().split())
+
+
+def test_a_change_without_a_cur_address_is_reported_once_one_is_configured(make_app: Callable[..., App]) -> None:
+    contacts.check_contacts(make_app())
+    changed = staff_with(phone="+7 83632 9-99-99")
+    nowhere = make_app(staff=changed, cur={"addresses": []})
+    for _ in range(2):
+        result = contacts.check_contacts(nowhere)
+        assert result.changed and result.notified_to == ()
+    assert notices(nowhere) == []
+    configured = make_app(staff=changed)
+    assert contacts.check_contacts(configured).notified_to == ("cur@example.org",)
+    assert not contacts.check_contacts(configured).changed
+    assert len(notices(configured)) == 1
