@@ -26,7 +26,7 @@ from daemon.notices import contact_addresses
 from daemon.outbox import OutgoingAttachment, enqueue
 from daemon.reports.files import XLSX_TYPE
 from daemon.reports.period import Period, month, previous
-from daemon.reports.problems import build_problems, problems_text, problems_xlsx
+from daemon.reports.problems import build_problems, problems_filename, problems_text, problems_xlsx
 
 log = logging.getLogger("curmail.reports.monthly")
 
@@ -85,7 +85,7 @@ def tick(app: App) -> MonthlyResult | None:
                          period.key)
                 return MonthlyResult(period, (), True)
             if to:
-                xlsx = OutgoingAttachment(f"problemy-{period.key}.xlsx", problems_xlsx(report), XLSX_TYPE)
+                xlsx = OutgoingAttachment(problems_filename(report), problems_xlsx(report), XLSX_TYPE)
                 enqueue(session, settings, kind=TEMPLATE, to=to, now=now, bulk=False, attachments=[xlsx],
                         context={"period_title": period.title, "text": problems_text(report),
                                  "empty": report.empty, "file": xlsx.filename},

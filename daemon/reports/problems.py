@@ -178,6 +178,11 @@ def problems_text(report: ProblemsReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def problems_filename(report: ProblemsReport) -> str:
+    """problemy-2026-11.xlsx: transliterated like the quarterly files, so every mail client shows it."""
+    return f"problemy-{report.period.key}.xlsx"
+
+
 def problems_xlsx(report: ProblemsReport) -> bytes:
     """Three sheets (topics, streets, what was done), frozen headers, a bar chart of topics against last month."""
     wb = Workbook()

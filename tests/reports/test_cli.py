@@ -46,7 +46,7 @@ def test_report_quarterly_writes_the_three_files(config: Path, tmp_path: Path, c
 def test_report_problems_and_a_bad_month(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["--config", str(config), "report", "problems", "2026-12", "--output", str(tmp_path)]) == 0
     assert "Проблемы, поднятые в обращениях: декабрь 2026 г." in capsys.readouterr().out
-    assert (tmp_path / "problems-2026-12.xlsx").exists()
+    assert (tmp_path / "problemy-2026-12.xlsx").exists()
     assert main(["--config", str(config), "report", "problems", "2026-13"]) == 1
     assert "2026-13" in capsys.readouterr().err
 
