@@ -315,3 +315,29 @@ def test_problems_sheet_sets_the_quarter_against_the_one_before(app: App) -> Non
         for street in {street_of(s.address) for s in q4 if s.address}
     }
     assert streets == expected_streets == {"Советская": (3, 1), "Ленина": (2, 0)}  # a1, a7, a8 (repeat); a2, a3
+
+
+def test_every_csv_line_matches_its_case(app: App) -> None:
+    data, files, _ = report(app)
+    rows = list(csv.reader(io.StringIO(files["dela-2026Q4.csv"].decode("utf-8-sig")), delimiter=";"))
+    by_number = {int(r[0]): dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    everyone = {**data.appeals, **data.earlier}
+    kinds = {"appeal": "обращение", "refutation": "опровержение", "request": "запрос ЦУР"}
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%d.%m.%Y %H:%M") if moment else ""
+
+    for label, spec in [*data.appeals.items(), *data.refutations.items(), *data.requests.items()]:
+        line = by_number[spec.case_id]
+        assert line["Вид"] == kinds[spec.kind], label
+        assert line["Канал"] == (CHANNEL_NAMES[spec.channel] if spec.kind == "appeal" else ""), label
+        assert line["Тема"] == (spec.topic or ""), label
+        assert (line["Поступило (МСК)"], line["Срок (МСК)"], line["Закрыто (МСК)"]) == (
+            when(spec.opened), when(spec.due), when(spec.closed)), label
+        assert line["В срок"] == ("" if spec.closed is None else "да" if spec.closed <= spec.due else "нет"), label
+        if spec.kind == "appeal":
+            assert line["Срок продлён"] == ("да" if spec.extended else "нет"), label
+            assert line["Повторяет дела №"] == ", ".join(
+                str(everyone[e].case_id) for e in data.expected_repeats.get(label, [])), label
+        answer = "" if spec.closed is None else f"{hours_between(spec.opened, spec.closed):.1f}".replace(".", ",")
+        assert line["Время ответа, ч"] == answer, label
