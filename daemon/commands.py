@@ -449,10 +449,17 @@ def _topic(run: _Run, command: Command) -> str:
     topic = command.args.strip()[:100]
     if not topic:
         raise WorkflowError("укажите тему после команды, например «#тема ЖКХ»")
-    old, case.topic = case.topic, topic
+    from daemon.reports.settings import canonical_topic, known_topics
+
+    # The reports count topics by name: «жкх» is filed under «ЖКХ», an unknown name stays but is flagged.
+    known = canonical_topic(run.app.settings, topic)
+    old, case.topic = case.topic, known or topic
     record_event(run.session, case, action="topic_set", at=run.now, actor=run.sender, message=run.row,
-                 detail={"old": old, "new": topic})
-    return f"тема дела: {topic}"
+                 detail={"old": old, "new": case.topic})
+    if known is None:
+        return (f"тема дела: {topic} (такой темы нет в справочнике, в отчётах она будет отдельной строкой; "
+                f"темы справочника: {', '.join(known_topics(run.app.settings))})")
+    return f"тема дела: {known}"
 
 
 def _due(run: _Run, command: Command) -> str:

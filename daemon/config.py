@@ -359,6 +359,7 @@ class WorkflowSettings(_Section):
 class ReportSettings(_Section):
     repeat_window_days: int = Field(default=365, ge=1)  # an earlier appeal within this makes a repeat (п. 6.3.2)
     problems_top: int = Field(default=10, ge=1)  # rows in the «top problems» tables
+    problems_monthly: bool = True  # mail the problems report to supervisors and contact officials each month
 
 
 class RetentionSettings(_Section):

@@ -131,13 +131,14 @@ def periodic_jobs() -> list[Job]:
     Reminders and the obligations come before the outbox, so what they enqueue leaves in the same run.
     """
     from daemon import digest
-    from daemon.reports import obligations, retention
+    from daemon.reports import monthly, obligations, retention
     from daemon.workflow import reminders
 
     return [
         Job("reminders", 60, lambda runner: reminders.tick(runner.app)),
         Job("digest", 60, lambda runner: digest.tick(runner.app)),
         Job("quarterly-report", 300, lambda runner: obligations.tick(runner.app)),
+        Job("problems-report", 300, lambda runner: monthly.tick(runner.app)),  # п. 10.2, monthly
         Job("contact-officials", 300, lambda runner: contacts.tick(runner.app)),  # п. 9, also after a reload
         Job("retention", 3600, lambda runner: retention.tick(runner.app)),
         Job("outbox", 15, send_outbox),

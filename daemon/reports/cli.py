@@ -16,7 +16,7 @@ def add_report_parser(subparsers: Any) -> None:
     quarterly.add_argument("--output", type=Path, default=Path("."), help="folder for the files (default: .)")
     problems = sub.add_parser("problems", help="top problems by topic and street, trend, outcomes")
     problems.add_argument("month", nargs="?", help="e.g. 2026-11 (default: the last completed month)")
-    problems.add_argument("--output", type=Path, help="also write problems-<month>.xlsx into this folder")
+    problems.add_argument("--output", type=Path, help="also write problemy-<month>.xlsx into this folder")
 
 
 def add_contacts_parser(subparsers: Any) -> None:
@@ -60,14 +60,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
                 print(summary_text(figures), end="")
                 return 0
-            from daemon.reports.problems import build_problems, problems_text, problems_xlsx
+            from daemon.reports.problems import build_problems, problems_filename, problems_text, problems_xlsx
 
             report = build_problems(session, app.settings, periods.parse_month(args.month, today, zone), now,
                                     tenant=app.tenant)
             print(problems_text(report), end="")
             if args.output is not None:
                 args.output.mkdir(parents=True, exist_ok=True)
-                path = args.output / f"problems-{report.period.key}.xlsx"
+                path = args.output / problems_filename(report)
                 path.write_bytes(problems_xlsx(report))
                 print(path)
             return 0
@@ -92,7 +92,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             print(f"notice to the ЦУР enqueued for {', '.join(result.notified_to)}")
         elif result.first:
             print("contact officials recorded (first run): no notice sent; use `curmail contacts notify` to send one")
-        elif args.contacts_command == "notify":
+        elif args.contacts_command == "notify" or result.changed:
             print("no notice: [cur] addresses is empty")
             return 1
         else:
@@ -117,6 +117,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
                   f" ({item.message_bytes} bytes), {item.letters} letters")
         print(f"unthreaded messages stored before the cutoff: {report.loose_messages}")
         print(f"letters of no case created before the cutoff: {report.loose_letters}")
+        print(f"automatic-answer counters per address last updated before the cutoff: {report.counters}")
         return 0
     finally:
         app.close()

@@ -114,8 +114,11 @@ def check_contacts(app: App) -> ContactCheck:
         changes = differences(old, people)
         key = f"{TEMPLATE}:{fingerprint(old)}>{fingerprint(people)}"
         to = _send_notice(session, app, people, changes, now=now, dedupe_key=key)
-        _record(session, app, people, now, notified_at=now.isoformat() if to else None, changes=changes,
-                previous=old)
+        if not to:
+            # Nowhere to send it ([cur] addresses empty): keep the old state, so the change is still
+            # reported once an address is configured, instead of being recorded as if it had been.
+            return ContactCheck(changed=True, first=False, changes=tuple(changes))
+        _record(session, app, people, now, notified_at=now.isoformat(), changes=changes, previous=old)
     log.info("contact officials changed; notice to the ЦУР enqueued", extra={"to": list(to)})
     return ContactCheck(changed=True, first=False, notified_to=to, changes=tuple(changes))
 

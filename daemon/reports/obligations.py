@@ -192,6 +192,9 @@ def _remind(session: Session, app: App, case: Case, dates: QuarterDates, now: da
         if data.get(f"{name}_done") or now < at:
             continue
         skipped = at <= generated  # the draft itself came that late: it says the deadline
+        # The 3rd and the 4th both fell on days off (or the daemon was down): the escalation, which goes
+        # to the contact official too, says it all; two letters in the same minute would be noise.
+        skipped = skipped or (name == "reminder" and now >= dates.escalation_at)
         if not skipped:
             enqueue(session, settings, kind=template, to=to, case=case, now=now,
                     context=_context(settings, case, dates, late=now - at > timedelta(hours=1), planned_at=at),

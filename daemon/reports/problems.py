@@ -24,7 +24,8 @@ from daemon.config import Settings
 from daemon.reports.facts import CaseFacts, load_facts
 from daemon.reports.period import Period, previous
 from daemon.reports.quarterly import NO_TOPIC
-from daemon.reports.settings import problems_top, topic_names
+from daemon.reports.repeats import with_repeats
+from daemon.reports.settings import problems_top, repeat_window, topic_names
 
 OUTCOME_RU = {"answered": "дан ответ", "published": "опубликован комментарий", "sent": "направлено"}
 NO_DATA = "За месяц обращений не поступало."
@@ -39,6 +40,7 @@ class ProblemRow:
     previous: int
     closed: int  # of this month's appeals on it, closed by now
     top_outcomes: tuple[tuple[str, int], ...]
+    repeats: int = 0  # of this month's appeals on it, repeats (п. 6.3.2: their causes are to be removed)
 
     @property
     def change(self) -> int:
@@ -73,6 +75,7 @@ class ProblemsReport:
     by_topic: list[ProblemRow]
     by_street: list[ProblemRow]
     closed: list[ClosedRow]
+    repeats: int = 0  # repeat appeals among this month's
 
     @property
     def empty(self) -> bool:
@@ -84,13 +87,13 @@ def outcome_ru(outcome: str | None) -> str:
 
 
 def _rows(key_now: Counter, key_prev: Counter, closed: dict[str, list[CaseFacts]], order: dict[str, int],
-          top: int) -> list[ProblemRow]:
+          top: int, repeats: Counter) -> list[ProblemRow]:
     names = sorted(key_now, key=lambda k: (-key_now[k], order.get(k, len(order)), k))[:top]
     out = []
     for name in names:
         outcomes = Counter(outcome_ru(r.outcome) for r in closed.get(name, []))
         out.append(ProblemRow(name, key_now[name], key_prev.get(name, 0), len(closed.get(name, [])),
-                              tuple(outcomes.most_common(3))))
+                              tuple(outcomes.most_common(3)), repeats.get(name, 0)))
     return out
 
 
@@ -115,15 +118,17 @@ def compute_problems(
             done_now.setdefault(r.topic or NO_TOPIC, []).append(r)
             if r.street:
                 done_street.setdefault(r.street, []).append(r)
+    repeats = [r for r in appeals if r.repeat_of]
     by_topic = _rows(Counter(r.topic or NO_TOPIC for r in appeals), Counter(r.topic or NO_TOPIC for r in before),
-                     done_now, order, top)
+                     done_now, order, top, Counter(r.topic or NO_TOPIC for r in repeats))
     by_street = _rows(Counter(r.street for r in appeals if r.street), Counter(r.street for r in before if r.street),
-                      done_street, {}, top)
+                      done_street, {}, top, Counter(r.street for r in repeats if r.street))
     closed = [ClosedRow(r.case_id, r.topic or NO_TOPIC, r.street, r.closed_at, r.answered_on_time,
                         outcome_ru(r.outcome))
               for r in sorted(closed_rows, key=lambda r: (r.closed_at, r.case_id))
               if r.kind == "appeal" and r.closed_at is not None and period.contains(r.closed_at)]
-    return ProblemsReport(period, previous(period), len(appeals), len(before), by_topic, by_street, closed)
+    return ProblemsReport(period, previous(period), len(appeals), len(before), by_topic, by_street, closed,
+                          len(repeats))
 
 
 def build_problems(
@@ -131,9 +136,12 @@ def build_problems(
 ) -> ProblemsReport:
     before = previous(period)
     kinds = ("appeal",)
+    window = repeat_window(settings)
+    rows = load_facts(session, period.start, period.end, kinds=kinds, tenant=tenant)
+    earlier = load_facts(session, period.start - window, period.start, kinds=kinds, tenant=tenant)
     return compute_problems(
         period,
-        load_facts(session, period.start, period.end, kinds=kinds, tenant=tenant),
+        with_repeats(rows, earlier, window),
         load_facts(session, before.start, before.end, kinds=kinds, tenant=tenant),
         load_facts(session, period.start, period.end, kinds=kinds, tenant=tenant, closed=True),
         as_of=as_of, top=problems_top(settings), topics=topic_names(settings),
@@ -146,7 +154,8 @@ def _table_text(title: str, rows: list[ProblemRow]) -> list[str]:
         return [*lines, "  нет данных"]
     for i, row in enumerate(rows, 1):
         done = "; ".join(f"{name} — {n}" for name, n in row.top_outcomes)
-        lines.append(f"  {i}. {row.name}: {row.count} (месяцем ранее {row.previous}, {row.trend});"
+        repeats = f"; повторных {row.repeats}" if row.repeats else ""
+        lines.append(f"  {i}. {row.name}: {row.count} (месяцем ранее {row.previous}, {row.trend}){repeats};"
                      f" закрыто {row.closed}" + (f" ({done})" if done else ""))
     return lines
 
@@ -156,18 +165,30 @@ def problems_text(report: ProblemsReport) -> str:
     lines = [f"Проблемы, поднятые в обращениях: {report.period.title}"]
     if report.empty:
         return "\n".join([*lines, "", NO_DATA]) + "\n"
-    lines.append(f"Обращений: {report.total} (за {report.previous_period.title}: {report.previous_total}).")
+    lines.append(f"Обращений: {report.total} (за {report.previous_period.title}: {report.previous_total}),"
+                 f" из них повторных: {report.repeats}.")
     lines += _table_text("Основные темы:", report.by_topic)
     lines += _table_text("Улицы и адреса:", report.by_street)
-    lines += ["", f"Закрыто обращений за месяц: {len(report.closed)}."]
+    closed = f"Закрыто обращений за месяц: {len(report.closed)}"
+    if report.closed:
+        on_time = sum(1 for r in report.closed if r.on_time)
+        outcomes = Counter(r.outcome for r in report.closed).most_common(5)
+        closed += f" (в срок: {on_time}; итоги: " + "; ".join(f"{name} — {n}" for name, n in outcomes) + ")"
+    lines += ["", closed + "."]
     return "\n".join(lines) + "\n"
+
+
+def problems_filename(report: ProblemsReport) -> str:
+    """problemy-2026-11.xlsx: transliterated like the quarterly files, so every mail client shows it."""
+    return f"problemy-{report.period.key}.xlsx"
 
 
 def problems_xlsx(report: ProblemsReport) -> bytes:
     """Three sheets (topics, streets, what was done), frozen headers, a bar chart of topics against last month."""
     wb = Workbook()
     wb.remove(wb.active)
-    headers = ("Наименование", "Обращений", "Месяцем ранее", "Изменение", "Динамика", "Закрыто", "Итоги")
+    headers = ("Наименование", "Обращений", "Месяцем ранее", "Изменение", "Динамика", "Закрыто", "Итоги",
+               "Повторных")
     for title, rows in (("Темы", report.by_topic), ("Улицы", report.by_street)):
         ws = wb.create_sheet(title)
         ws.append(list(headers))
@@ -178,8 +199,8 @@ def problems_xlsx(report: ProblemsReport) -> bytes:
         ws.column_dimensions["G"].width = 50
         for row in rows:
             ws.append([row.name, row.count, row.previous, row.change, row.trend, row.closed,
-                       "; ".join(f"{n} — {c}" for n, c in row.top_outcomes)])
-            for column in (2, 3, 4, 6):
+                       "; ".join(f"{n} — {c}" for n, c in row.top_outcomes), row.repeats])
+            for column in (2, 3, 4, 6, 8):
                 ws.cell(row=ws.max_row, column=column).number_format = "0"
         if not rows:
             ws.append([NO_DATA if title == "Темы" else "Адреса в обращениях не указаны."])

@@ -20,8 +20,9 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,9 @@ from daemon.reports.facts import CaseFacts, load_facts
 from daemon.reports.period import Period
 from daemon.reports.repeats import with_repeats
 from daemon.reports.settings import repeat_window, topic_names
+
+if TYPE_CHECKING:
+    from daemon.reports.problems import ProblemsReport
 
 # п. 8 of the Порядок, in its order; the keys are the classifier's channel values.
 CHANNELS: tuple[tuple[str, str], ...] = (
@@ -119,6 +123,7 @@ class QuarterlyFigures:
     refutations: RefutationFigures
     requests: RequestFigures
     rows: list[CaseFacts] = field(default_factory=list)
+    problems: ProblemsReport | None = None  # п. 10.2 for the quarter: topics and streets, trend, outcomes
 
     @property
     def empty(self) -> bool:
@@ -195,7 +200,11 @@ def build(
     session: Session, settings: Settings, period: Period, as_of: datetime, tenant: str = "default"
 ) -> QuarterlyFigures:
     """Load the quarter's rows (and a repeat window before it, for repeats) and compute the figures."""
+    from daemon.reports.problems import build_problems  # late: problems reads this module's names
+
     window = repeat_window(settings)
     rows = load_facts(session, period.start, period.end, tenant=tenant)
     earlier = load_facts(session, period.start - window, period.start, kinds=("appeal",), tenant=tenant)
-    return compute(period, with_repeats(rows, earlier, window), as_of, topic_names(settings))
+    figures = compute(period, with_repeats(rows, earlier, window), as_of, topic_names(settings))
+    # п. 10.2 goes to the ЦУР with the quarterly statistics: the problems of the quarter against the last one.
+    return replace(figures, problems=build_problems(session, settings, period, as_of, tenant=tenant))

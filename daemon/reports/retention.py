@@ -8,23 +8,29 @@ What stays: the case row with its kind, channel, topic, dates, state and assigne
 actions and times, and `data["stats"]`, the anonymised statistics row (daemon.reports.facts)
 written **before** anything is deleted, which the reports use for old quarters.
 Unthreaded messages (bounces, parked mail) and letters of no case go by their storage or creation date.
+A letter's dedupe key ends in its recipient's address, so it is replaced by its hash (still unique);
+the per-address daily counters of automatic answers (KeyValue `automail:…`) go by their last update.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon.app import App
+from daemon.cases import record_event
 from daemon.config import Settings
 from daemon.db.engine import transaction
 from daemon.db.models import Case, CaseKey, KeyValue, OutboxMessage, StoredMessage
-from daemon.reports.facts import STATS_KEY, facts_of
-from daemon.reports.settings import retention_years
+from daemon.reports.facts import STATS_KEY, facts_of, load_facts
+from daemon.reports.repeats import ACTION as REPEAT_ACTION
+from daemon.reports.repeats import REPEAT_LINKS, with_repeats
+from daemon.reports.settings import repeat_window, retention_years
 
 log = logging.getLogger("curmail.reports.retention")
 
@@ -33,6 +39,8 @@ LAST_RUN_KEY = "retention:last_run"
 RUN_HOUR = 3  # local time: the nightly job runs once per night from this hour
 BATCH = 200
 _KEEP_ACTORS = {"curmail", "cli", "unknown"}
+AUTOMAIL_PREFIX = "automail:"  # daemon.acks: «automail:<day>:<address>»
+ERASED_KEY = "erased:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class RetentionReport:
     cases: list[CaseToErase] = field(default_factory=list)
     loose_messages: int = 0  # unthreaded stored messages past the cutoff
     loose_letters: int = 0  # outgoing letters of no case past the cutoff
+    counters: int = 0  # per-address automatic-answer counters last updated before the cutoff
     dry_run: bool = True
 
 
@@ -96,6 +105,13 @@ def _loose_letters(session: Session, cutoff: datetime) -> list[OutboxMessage]:
     ))
 
 
+def _old_counters(session: Session, cutoff: datetime) -> list[KeyValue]:
+    """The daily automatic-answer counters (daemon.acks) keyed by a citizen's address, past the cutoff."""
+    return list(session.scalars(
+        select(KeyValue).where(KeyValue.key.like(f"{AUTOMAIL_PREFIX}%"), KeyValue.updated_at < cutoff)
+    ))
+
+
 def _describe(session: Session, case: Case) -> CaseToErase:
     count, size = session.execute(
         select(func.count(StoredMessage.id), func.coalesce(func.sum(StoredMessage.size), 0))
@@ -113,6 +129,7 @@ def _wipe_message(row: StoredMessage) -> None:
     row.in_reply_to = None
     row.details = None
     row.error = None
+    row.reasons = None  # the classifier's reasons quote senders and phrases of the letter
 
 
 def _known_party(settings: Settings, address: str) -> bool:
@@ -152,6 +169,41 @@ def _wipe_letter(settings: Settings, letter: OutboxMessage) -> None:
     letter.subject = ERASED
     letter.recipients = [r if _known_party(settings, r) else ERASED for r in letter.recipients or []]
     letter.last_error = None
+    if letter.dedupe_key and not letter.dedupe_key.startswith(ERASED_KEY):
+        # «ack:42:anna@mail.example»: the hash keeps the key unique without the address.
+        letter.dedupe_key = ERASED_KEY + hashlib.sha256(letter.dedupe_key.encode()).hexdigest()
+
+
+def keep_repeat_links(session: Session, settings: Settings, due: list[Case], now: datetime) -> int:
+    """Store the reports' repeat links on appeals that need a due case's personal keys, before the keys go.
+
+    The reports match repeats on the applicant and address keys when an appeal has no stored links
+    (an appeal opened before links were stored, or whose topic `#тема` changed later). Erasing the
+    earlier appeal's keys would silently turn such a repeat into a first appeal and change the
+    figures of a quarter already reported; storing the links keeps them. Returns the appeals updated.
+    """
+    appeals = [c for c in due if c.kind == "appeal"]
+    window = repeat_window(settings)
+    updated = 0
+    for tenant in sorted({c.tenant for c in appeals}):
+        mine = [c for c in appeals if c.tenant == tenant]
+        first, last = min(c.opened_at for c in mine), max(c.opened_at for c in mine)
+        rows = load_facts(session, first, last + window + timedelta(seconds=1), kinds=("appeal",), tenant=tenant)
+        earlier = load_facts(session, first - window, first, kinds=("appeal",), tenant=tenant)
+        due_ids = {c.id for c in mine}
+        stored = {r.case_id for r in rows if r.repeat_of}
+        for row in with_repeats(rows, earlier, window):
+            if row.case_id in stored or not row.repeat_of or row.anonymised:
+                continue
+            if row.case_id not in due_ids and not due_ids & set(row.repeat_of):
+                continue
+            case = session.get(Case, row.case_id)
+            links = list(row.repeat_of[-REPEAT_LINKS:])
+            case.data = {**(case.data or {}), "repeat_of": links}
+            record_event(session, case, action=REPEAT_ACTION, at=now, actor="curmail",
+                         detail={"repeat_of": links, "by": "retention"})
+            updated += 1
+    return updated
 
 
 def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionReport:
@@ -166,8 +218,12 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
         ids = [case.id for case in due]
         report.loose_messages = len(_loose_messages(session, cutoff))
         report.loose_letters = len(_loose_letters(session, cutoff))
+        report.counters = len(_old_counters(session, cutoff))
     if dry_run:
         return report
+    if ids:
+        with transaction(app.sessions) as session:
+            keep_repeat_links(session, settings, list(session.scalars(select(Case).where(Case.id.in_(ids)))), now)
     for case_id in ids:
         with transaction(app.sessions) as session:
             case = session.scalars(select(Case).where(Case.id == case_id).options(selectinload(Case.events))).one()
@@ -177,6 +233,8 @@ def run_retention(app: App, *, dry_run: bool, limit: int = BATCH) -> RetentionRe
             _wipe_message(row)
         for letter in _loose_letters(session, cutoff):
             _wipe_letter(settings, letter)
+        for counter in _old_counters(session, cutoff):
+            session.delete(counter)
     log.info("retention: %d cases and %d loose messages erased (closed before %s)",
              len(ids), report.loose_messages, cutoff.isoformat())
     return report

@@ -14,6 +14,7 @@ from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
+from daemon.reports.problems import ProblemsReport
 from daemon.reports.quarterly import CHANNEL_RU, CHANNELS, QuarterlyFigures
 
 COUNT = "0"
@@ -29,6 +30,7 @@ SHEET_TIMELINESS = "Сроки"
 SHEET_REFUTATIONS = "Опровержения"
 SHEET_REQUESTS = "Запросы ЦУР"
 SHEET_REPEATS = "Повторные"
+SHEET_PROBLEMS = "Проблемы"
 
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -188,7 +190,25 @@ def workbook(f: QuarterlyFigures) -> Workbook:
         ws.cell(row=ws.max_row, column=2).number_format = WHEN
     if not f.repeat_rows:
         ws.append(["Повторных обращений за период нет."])
+    if f.problems is not None:
+        _problems(wb, f.problems)
     return wb
+
+
+def _problems(wb: Workbook, report: ProblemsReport) -> None:
+    """п. 10.2: the problems of the quarter by topic, then by street, against the quarter before, with outcomes."""
+    ws = _sheet(wb, SHEET_PROBLEMS, ("Тема / улица", "Обращений", "Кварталом ранее", "Изменение", "Динамика",
+                                     "Повторных", "Закрыто", "Итоги закрытых"), (36, 12, 14, 12, 18, 12, 10, 50))
+    for title, rows in (("Темы", report.by_topic), ("Улицы", report.by_street)):
+        ws.append([title])
+        ws.cell(row=ws.max_row, column=1).font = _HEADER_FONT
+        for row in rows:
+            ws.append([row.name, row.count, row.previous, row.change, row.trend, row.repeats, row.closed,
+                       "; ".join(f"{name} — {n}" for name, n in row.top_outcomes)])
+            for column in (2, 3, 4, 6, 7):
+                ws.cell(row=ws.max_row, column=column).number_format = COUNT
+        if not rows:
+            ws.append(["нет данных" if title == "Темы" else "адреса в обращениях не указаны"])
 
 
 def to_bytes(f: QuarterlyFigures) -> bytes:
@@ -197,4 +217,4 @@ def to_bytes(f: QuarterlyFigures) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["CHANNELS", "NO_DATA", "summary_rows", "to_bytes", "workbook"]
+__all__ = ["CHANNELS", "NO_DATA", "SHEET_PROBLEMS", "summary_rows", "to_bytes", "workbook"]

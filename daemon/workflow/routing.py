@@ -17,8 +17,9 @@ from daemon.app import App
 from daemon.config import Settings, StaffMember, per_settings
 from daemon.db.models import Case, StoredMessage
 from daemon.notices import contact_addresses
+from daemon.reports.settings import topic_table
 from daemon.workflow.machine import Event, apply
-from parsers.topics import DEFAULT_TOPICS, FALLBACK_TOPIC, match_topic
+from parsers.topics import FALLBACK_TOPIC, match_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,11 @@ class _Taxonomy:
 
 @per_settings
 def taxonomy(settings: Settings) -> _Taxonomy:
-    """The topic table of this configuration: staff topics first (their order is the priority), then defaults."""
+    """The topic table of this configuration: staff topics first (their order is the priority), then the taxonomy.
+
+    The taxonomy is `[topics]` when configured, else the built-in municipal one (issue 6, п. 10.2).
+    """
+    configured = topic_table(settings)
     staff_topics: dict[str, tuple[str, ...]] = {}
     owners: dict[str, list[str]] = {}
     for member in settings.staff_with_role("responsible"):
@@ -48,10 +53,10 @@ def taxonomy(settings: Settings) -> _Taxonomy:
             name = topic.strip()
             if not name:
                 continue
-            keywords = tuple(DEFAULT_TOPICS.get(name, ()))
+            keywords = tuple(configured.get(name, ()))
             staff_topics.setdefault(name, keywords if name in keywords else (*keywords, name))
             owners.setdefault(name, []).append(member.email)
-    defaults = {k: v for k, v in DEFAULT_TOPICS.items() if k not in staff_topics and k != FALLBACK_TOPIC}
+    defaults = {k: v for k, v in configured.items() if k not in staff_topics and k != FALLBACK_TOPIC}
     return _Taxonomy(
         staff_topics=staff_topics,
         owners={k: tuple(v) for k, v in owners.items()},

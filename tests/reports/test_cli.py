@@ -46,7 +46,7 @@ def test_report_quarterly_writes_the_three_files(config: Path, tmp_path: Path, c
 def test_report_problems_and_a_bad_month(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["--config", str(config), "report", "problems", "2026-12", "--output", str(tmp_path)]) == 0
     assert "Проблемы, поднятые в обращениях: декабрь 2026 г." in capsys.readouterr().out
-    assert (tmp_path / "problems-2026-12.xlsx").exists()
+    assert (tmp_path / "problemy-2026-12.xlsx").exists()
     assert main(["--config", str(config), "report", "problems", "2026-13"]) == 1
     assert "2026-13" in capsys.readouterr().err
 
@@ -58,3 +58,8 @@ def test_retention_dry_run_and_contacts(config: Path, capsys: pytest.CaptureFixt
     assert "first run" in capsys.readouterr().out
     assert main(["--config", str(config), "contacts", "notify"]) == 0
     assert "cur@example.org" in capsys.readouterr().out
+
+
+def test_a_bad_quarter_is_refused_with_the_accepted_forms(config: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--config", str(config), "report", "quarterly", "2026Q5"]) == 1
+    assert "2026Q4" in capsys.readouterr().err  # the message shows how to write it

@@ -167,3 +167,48 @@ def test_report_command_in_the_thread_recounts_the_draft_before_sending(app: App
     assert attachments(final) == attachments(second) != attachments(first)
     with app.sessions() as session, session.begin(), pytest.raises(WorkflowError, match="уже направлен"):
         obligations.regenerate(session, app, session.get(Case, case.id), now=app.clock(), actor=CONTACT)
+
+
+def test_holiday_quarter_missed_deadline_is_escalated_to_the_supervisor(app: App) -> None:
+    from daemon.workflow import reminders
+
+    obligations.tick(at(app, msk(2027, 1, 11, 9, 0)))
+    (case,) = report_cases(app)
+    assert case.due_at == msk(2027, 1, 11, 18, 0)
+    before = {r.id for r in letters(app)}
+    reminders.tick(at(app, msk(2027, 1, 11, 18, 1)))  # not sent by the deadline
+    reminders.tick(at(app, msk(2027, 1, 11, 18, 30)))
+    new = [r for r in letters(app) if r.id not in before]
+    escalated = [r for r in new if SUPERVISOR in r.recipients]
+    assert len(escalated) == 1, [(r.kind, r.recipients) for r in new]
+    assert f"[KZM-{case.id}]" in escalated[0].subject
+    with app.sessions() as session, session.begin():  # sent late: still sent, and recorded as late
+        obligations.send_quarterly(session, app, session.get(Case, case.id), CONTACT)
+    (case,) = report_cases(app)
+    assert case.data["sent_on_time"] is False
+
+
+def test_an_empty_quarter_still_gets_a_draft_that_says_so(app: App) -> None:
+    from daemon.reports.xlsx import NO_DATA
+
+    assert obligations.tick(at(app, msk(2026, 7, 1, 9, 0))) == "generated"
+    (draft,) = letters(app, obligations.DRAFT_TEMPLATE)
+    body = " ".join(email.message_from_bytes(draft.raw, policy=policy.default).get_body(("plain",))
+                    .get_content().split())
+    assert NO_DATA in body and "нет ни обращений, ни сигналов, ни запросов ЦУР" in body
+    assert set(attachments(draft)) == {"statistika-2026Q2.xlsx", "dela-2026Q2.csv", "svodka-2026Q2.txt"}
+
+
+def test_when_the_3rd_and_4th_are_a_weekend_only_the_escalation_goes(app: App) -> None:
+    q3 = obligations.dates_for(app.settings, quarter(2026, 3))
+    # 03.10.2026 is a Saturday, 04.10 a Sunday: both move to Monday 05.10 09:00, the deadline's day.
+    assert q3.reminder_at == q3.escalation_at == msk(2026, 10, 5, 9, 0)
+    obligations.tick(at(app, msk(2026, 10, 1, 9, 0)))
+    obligations.tick(at(app, msk(2026, 10, 5, 9, 0)))
+    obligations.tick(at(app, msk(2026, 10, 5, 9, 30)))
+    assert letters(app, obligations.REMINDER_TEMPLATE) == []
+    assert sorted(r.recipients[0] for r in letters(app, obligations.ESCALATION_TEMPLATE)) == [CONTACT, SUPERVISOR]
+    (case,) = report_cases(app)
+    with app.sessions() as session:
+        actions = [e.action for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))]
+    assert "report_reminder_skipped" in actions and "report_escalation_sent" in actions

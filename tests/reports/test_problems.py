@@ -55,6 +55,9 @@ def test_december_against_november(app: App) -> None:
 
     text = problems_text(report)
     assert "декабрь 2026 г." in text and f"ЖКХ: {now_topics['ЖКХ']} (месяцем ранее 0, новая)" in text
+    closed_specs = [s for s in specs if s.case_id in closed_in_december]
+    on_time = sum(s.closed <= s.due for s in closed_specs)
+    assert f"Закрыто обращений за месяц: {len(closed_specs)} (в срок: {on_time}; итоги: без итога — " in text
     wb = load_workbook(BytesIO(problems_xlsx(report)))
     ws = wb["Темы"]
     assert ws.freeze_panes == "A2" and len(ws._charts) == 1

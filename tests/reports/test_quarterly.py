@@ -9,17 +9,19 @@ import statistics
 from datetime import datetime
 from io import BytesIO
 
+import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from daemon.app import App
 from daemon.reports import xlsx
+from daemon.reports.facts import street_of
 from daemon.reports.files import quarterly_files
 from daemon.reports.period import parse_quarter, quarter
 from daemon.reports.quarterly import build
 from daemon.reports.summary import summary_text
 from tests.reports.dataset import AS_OF, Q4_END, Q4_START, Dataset, dataset
-from tests.reports.seed import Spec, add_all
+from tests.reports.seed import Spec, add_all, msk
 
 CHANNEL_NAMES = {
     "59fz": "Обращения по 59-ФЗ", "pos": "ПОС «Госуслуги. Решаем вместе»",
@@ -205,3 +207,137 @@ def test_quarter_names() -> None:
     assert parse_quarter("2026Q4", date(2027, 1, 11)).key == "2026Q4"
     assert parse_quarter(None, date(2027, 1, 11)).key == "2026Q4"
     assert parse_quarter("2026-К1", date(2027, 1, 11)).title == "I квартал 2026 г."
+
+
+def test_timeliness_refutation_and_request_sheets_cell_by_cell(app: App) -> None:
+    data, files, _ = report(app)
+    wb = load_workbook(BytesIO(files["statistika-2026Q4.xlsx"]))
+    appeals = [s for s in data.appeals.values() if in_q4(s)]
+    closed = [s for s in appeals if s.closed and s.closed <= AS_OF]
+    still_open = [s for s in appeals if s not in closed]
+
+    ws = wb[xlsx.SHEET_TIMELINESS]
+    assert [c.value for c in ws[1]] == ["Результат рассмотрения", "Обращений"]
+    assert column_map(ws) == {
+        "Ответ дан в срок": sum(s.closed <= s.due for s in closed),
+        "Ответ дан с нарушением срока": sum(s.closed > s.due for s in closed),
+        "Не закрыто на дату отчёта": len(still_open),
+        "в т. ч. с истёкшим сроком": sum(s.due < AS_OF for s in still_open),
+        "Срок рассмотрения продлён": sum(s.extended for s in appeals),
+    }
+
+    refutations = [s for s in data.refutations.values() if in_q4(s)]
+    drafts = [s.draft_after_h for s in refutations if s.draft_after_h is not None]
+    approved = [s for s in refutations if s.approved_version is not None]
+    press = [s.press_after_h for s in refutations if s.press_after_h is not None]
+    cells = column_map(wb[xlsx.SHEET_REFUTATIONS])
+    assert cells == {
+        "Сигналов о недостоверной информации": len(refutations),
+        "Проект направлен в ЦУР": len(drafts),
+        "в т. ч. в пределах 3 часов": sum(h <= 3 for h in drafts),
+        "Доля проектов в пределах 3 часов": pytest.approx(sum(h <= 3 for h in drafts) / len(refutations)),
+        "Медиана времени от сигнала до проекта, ч": pytest.approx(statistics.median(drafts)),
+        "Согласовано ЦУР": len(approved),
+        "в т. ч. с первого проекта": sum(s.approved_version == 1 for s in approved),
+        "Доля согласованных с первого проекта":
+            pytest.approx(sum(s.approved_version == 1 for s in approved) / len(approved)),
+        "Направлено в пресс-службу": len(press),
+        "Медиана времени до направления в пресс-службу, ч": pytest.approx(statistics.median(press)),
+    }
+
+    requests = [s for s in data.requests.values() if in_q4(s)]
+    answered = [s for s in requests if s.closed and s.closed <= AS_OF]
+    on_time = sum(s.closed <= s.due for s in answered)
+    overdue = sum(1 for s in requests if s not in answered and s.due < AS_OF)
+    assert column_map(wb[xlsx.SHEET_REQUESTS]) == {
+        "Официальных запросов ЦУР": len(requests),
+        "Исполнено в срок": on_time,
+        "Исполнено с нарушением срока": len(answered) - on_time,
+        "Не исполнено на дату отчёта": len(requests) - len(answered),
+        "Доля запросов, исполненных в срок": pytest.approx(on_time / (len(answered) + overdue)),
+    }
+
+    # Number formats: counts as integers, shares as percentages, hours with one decimal.
+    formats = {row[0].value: row[1].number_format for row in wb[xlsx.SHEET_REFUTATIONS].iter_rows(min_row=2)}
+    assert formats["Проект направлен в ЦУР"] == "0"
+    assert formats["Доля согласованных с первого проекта"] == "0.0%"
+    assert formats["Медиана времени от сигнала до проекта, ч"] == "0.0"
+    assert all(row[1].number_format == "0" for row in wb[xlsx.SHEET_TIMELINESS].iter_rows(min_row=2))
+    assert all(row[1].number_format == "0" for row in wb[xlsx.SHEET_CHANNELS].iter_rows(min_row=2))
+    repeats = wb[xlsx.SHEET_REPEATS]
+    assert all(row[1].number_format == "DD.MM.YYYY HH:MM" for row in repeats.iter_rows(min_row=2))
+    summary = column_map(wb[xlsx.SHEET_SUMMARY])
+    assert summary["Данные на"] == AS_OF.replace(tzinfo=None)  # МСК wall-clock time, Excel has no zones
+
+
+def test_the_charts_draw_the_breakdown_rows(app: App) -> None:
+    _, files, _ = report(app)
+    wb = load_workbook(BytesIO(files["statistika-2026Q4.xlsx"]))
+    kinds = {name: [type(c).__name__ for c in wb[name]._charts] for name in wb.sheetnames}
+    assert kinds == {
+        xlsx.SHEET_SUMMARY: [], xlsx.SHEET_CHANNELS: ["BarChart"], xlsx.SHEET_TOPICS: ["PieChart"],
+        xlsx.SHEET_TIMELINESS: ["BarChart"], xlsx.SHEET_REFUTATIONS: ["BarChart"],
+        xlsx.SHEET_REQUESTS: ["BarChart"], xlsx.SHEET_REPEATS: [], xlsx.SHEET_PROBLEMS: [],
+    }
+    channels = wb[xlsx.SHEET_CHANNELS]
+    (series,) = channels._charts[0].series
+    # Seven channels of п. 8 in rows 2-8; the «Итого» row below them is not drawn.
+    assert series.val.numRef.f == f"'{xlsx.SHEET_CHANNELS}'!$B$2:$B$8"
+    categories = series.cat.numRef or series.cat.strRef  # openpyxl writes category labels as a numRef
+    assert categories.f == f"'{xlsx.SHEET_CHANNELS}'!$A$2:$A$8"
+    topics = wb[xlsx.SHEET_TOPICS]
+    (series,) = topics._charts[0].series
+    assert series.val.numRef.f == f"'{xlsx.SHEET_TOPICS}'!$B$2:$B${topics.max_row}"
+
+
+def test_problems_sheet_sets_the_quarter_against_the_one_before(app: App) -> None:
+    data, files, _ = report(app)
+    ws = load_workbook(BytesIO(files["statistika-2026Q4.xlsx"]))[xlsx.SHEET_PROBLEMS]
+    assert ws.freeze_panes == "A2"
+    assert [c.value for c in ws[1]][:3] == ["Тема / улица", "Обращений", "Кварталом ранее"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    streets_at = rows.index(["Улицы", *[None] * 7])
+    topics = {r[0]: (r[1], r[2], r[5]) for r in rows[1:streets_at]}
+    q3 = [s for s in data.all() if s.kind == "appeal" and msk(2026, 7, 1) <= s.opened < Q4_START]
+    q4 = [s for s in data.appeals.values() if in_q4(s)]
+    repeats = [data.appeals[label] for label in data.expected_repeats]
+    expected: dict[str, tuple[int, int, int]] = {}
+    for topic in {s.topic or "прочее" for s in q4}:
+        expected[topic] = (sum((s.topic or "прочее") == topic for s in q4),
+                           sum((s.topic or "прочее") == topic for s in q3),
+                           sum((s.topic or "прочее") == topic for s in repeats))
+    assert topics == expected
+    assert topics["ЖКХ"] == (4, 1, 2)  # a1, a2, a6, a8; Q3's 30.09 23:59; a6 and a8 repeat a1
+    streets = {r[0]: (r[1], r[5]) for r in rows[streets_at + 1:]}
+    expected_streets = {
+        street: (sum(street_of(s.address) == street for s in q4 if s.address),
+                 sum(street_of(s.address) == street for s in repeats if s.address))
+        for street in {street_of(s.address) for s in q4 if s.address}
+    }
+    assert streets == expected_streets == {"Советская": (3, 1), "Ленина": (2, 0)}  # a1, a7, a8 (repeat); a2, a3
+
+
+def test_every_csv_line_matches_its_case(app: App) -> None:
+    data, files, _ = report(app)
+    rows = list(csv.reader(io.StringIO(files["dela-2026Q4.csv"].decode("utf-8-sig")), delimiter=";"))
+    by_number = {int(r[0]): dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    everyone = {**data.appeals, **data.earlier}
+    kinds = {"appeal": "обращение", "refutation": "опровержение", "request": "запрос ЦУР"}
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%d.%m.%Y %H:%M") if moment else ""
+
+    for label, spec in [*data.appeals.items(), *data.refutations.items(), *data.requests.items()]:
+        line = by_number[spec.case_id]
+        assert line["Вид"] == kinds[spec.kind], label
+        assert line["Канал"] == (CHANNEL_NAMES[spec.channel] if spec.kind == "appeal" else ""), label
+        assert line["Тема"] == (spec.topic or ""), label
+        assert (line["Поступило (МСК)"], line["Срок (МСК)"], line["Закрыто (МСК)"]) == (
+            when(spec.opened), when(spec.due), when(spec.closed)), label
+        assert line["В срок"] == ("" if spec.closed is None else "да" if spec.closed <= spec.due else "нет"), label
+        if spec.kind == "appeal":
+            assert line["Срок продлён"] == ("да" if spec.extended else "нет"), label
+            assert line["Повторяет дела №"] == ", ".join(
+                str(everyone[e].case_id) for e in data.expected_repeats.get(label, [])), label
+        answer = "" if spec.closed is None else f"{hours_between(spec.opened, spec.closed):.1f}".replace(".", ",")
+        assert line["Время ответа, ч"] == answer, label
