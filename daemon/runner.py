@@ -84,7 +84,8 @@ def send_outbox(runner: Runner) -> object:
         def append_sent(raw: bytes) -> None:
             mailbox.append(folder, raw)
 
-    return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent)
+    return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent,
+                         should_stop=runner.stopping.is_set)
 
 
 INSTANCE_ENV = "CURMAIL_INSTANCE"  # a name of the sysadmin's choosing instead of host@namespace:pid
