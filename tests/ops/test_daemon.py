@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from daemon import sdnotify
-from daemon.db.models import MessageStatus, StoredMessage
+from daemon.db.models import MessageStatus, OutboxMessage, OutboxStatus, StoredMessage
 from tests.ops.support import Daemon, NotifyListener, fixture, numbered, wait_until
 from tests.support.dovecot import free_loopback_port
 from tests.support.env import CurmailEnv
@@ -128,6 +129,41 @@ def test_sigterm_during_a_batch_loses_nothing(env: CurmailEnv, tmp_path: Path) -
     assert {r.status for r in rows} == {MessageStatus.PROCESSED}
     unflagged = [m for m in env.dovecot.list_messages(env.account.user) if "$Curmail" not in m.flags]
     assert unflagged == []
+
+
+def test_sigterm_while_sending_finishes_the_letter_and_hands_the_rest_back(sqlite_env: CurmailEnv,
+                                                                          tmp_path: Path) -> None:
+    """The stop is bounded by one letter, not by the backlog; nothing is lost, doubled or left uncertain."""
+    env = sqlite_env
+    env.configure(smtp={"timeout_seconds": 60})  # the held reply below must not time out
+    env.dovecot.append_many(env.account.user, [numbered(fixture("citizen_letter.eml"), n) for n in range(1, 9)])
+    env.smtp.hold_after(1)  # the second letter's reply waits until the stop has been requested
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log")
+    try:
+        wait_until(env.smtp.handler.holding.is_set, 120, "the second letter on the wire")
+        daemon.signal(signal.SIGTERM)
+        daemon.wait_log("stop requested")
+        env.smtp.release()
+        code = daemon.process.wait(timeout=60)
+    finally:
+        daemon.terminate()
+    assert code == 0, daemon.log()
+    with env.reader().sessions() as session:
+        rows = session.execute(select(OutboxMessage.message_id, OutboxMessage.status,
+                                      OutboxMessage.claimed_by)).all()
+    by_status = Counter(row.status for row in rows)
+    assert by_status[OutboxStatus.SENT] == 2, by_status  # the letter in hand was finished, no further one begun
+    assert by_status[OutboxStatus.QUEUED] == len(rows) - 2 > 0, by_status
+    assert all(row.claimed_by is None for row in rows if row.status == OutboxStatus.QUEUED)
+    assert len(env.smtp.messages) == 2
+
+    env.run_once()  # the next start sends the rest, each exactly once
+    with env.reader().sessions() as session:
+        statuses = session.scalars(select(OutboxMessage.status)).all()
+    assert set(statuses) == {OutboxStatus.SENT}
+    received = Counter(m.message_id for m in env.smtp.messages)
+    assert sorted(received) == sorted(row.message_id for row in rows)
+    assert set(received.values()) == {1}
 
 
 @pytest.mark.parametrize("then", ["stop", "fix and reload"])
