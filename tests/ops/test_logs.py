@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 from daemon.config import load_settings
 from daemon.logs import JsonFormatter, KeyValueFormatter
-from tests.ops.support import fixture, numbered
+from tests.ops.support import REPO, fixture, numbered
 from tests.support.env import CurmailEnv
 from tests.support.fixtures import ImapAccount
 from tests.support.settings import config_data, to_toml
@@ -112,3 +116,39 @@ def test_text_log_is_key_value_and_failures_leak_nothing(tmp_path: Path, imap_ac
     for output in (good.stdout + good.stderr, bad.stdout + bad.stderr):
         for secret in (imap_password, smtp_password, marker, wrong):
             assert secret not in output
+
+
+def _run_once_into(env: CurmailEnv, log_path: Path, journal: str | None, *options: str) -> str:
+    """`curmail run --once` with stderr on a file, told (or not) that the file is its journal stream."""
+    environment = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    environment["CURMAIL_CONFIG"] = str(env.config_path)
+    with log_path.open("wb") as handle:
+        if journal == "this file":
+            stat = os.fstat(handle.fileno())
+            environment["JOURNAL_STREAM"] = f"{stat.st_dev}:{stat.st_ino}"
+        elif journal is not None:
+            environment["JOURNAL_STREAM"] = journal
+        subprocess.run([sys.executable, "-m", "daemon.cli", *options, "run", "--once"], env=environment,
+                       cwd=REPO, stdout=subprocess.DEVNULL, stderr=handle, timeout=120, check=False)
+    return log_path.read_text(encoding="utf-8")
+
+
+def test_journal_gets_syslog_priorities(tmp_path: Path, imap_account: ImapAccount,
+                                        smtp_sink_auth: SmtpSink) -> None:
+    """Under journald each line starts with `<N>`, so `journalctl -p warning` finds the problems."""
+    env, _, _ = _secret_setup(tmp_path, imap_account, smtp_sink_auth)
+    env.deliver(_letter_with_marker(4, "x"))
+    try:
+        good = _run_once_into(env, tmp_path / "good.log", "this file")
+        (tmp_path / "imap.password").write_text("wrong\n", encoding="utf-8")
+        bad = _run_once_into(env, tmp_path / "bad.log", "this file", "--log-format", "json")
+        elsewhere = _run_once_into(env, tmp_path / "elsewhere.log", "1:1")  # the journal is another stream
+    finally:
+        env.close()
+    lines = good.splitlines()
+    assert lines and all(re.match(r"<[2-7]>", line) for line in lines), good
+    assert any(line.startswith("<6>INFO curmail.pipeline: classified message") for line in lines)
+    refused = [line for line in bad.splitlines() if "IMAP login refused" in line]
+    assert refused and refused[0].startswith("<3>{")
+    assert json.loads(refused[0][3:])["level"] == "ERROR"
+    assert elsewhere and not any(line.startswith("<") for line in elsewhere.splitlines())
