@@ -84,8 +84,12 @@ def send_outbox(runner: Runner) -> object:
         def append_sent(raw: bytes) -> None:
             mailbox.append(folder, raw)
 
+    def between_letters() -> bool:
+        runner.watchdog_pet()  # a letter was settled: a long backlog is progress, a hung DATA is not
+        return runner.stopping.is_set()
+
     return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent,
-                         should_stop=runner.stopping.is_set)
+                         should_stop=between_letters)
 
 
 INSTANCE_ENV = "CURMAIL_INSTANCE"  # a name of the sysadmin's choosing instead of host@namespace:pid
