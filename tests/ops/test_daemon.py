@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -14,9 +15,11 @@ from sqlalchemy import func, select
 
 from daemon import sdnotify
 from daemon.db.models import MessageStatus, OutboxMessage, OutboxStatus, StoredMessage
+from daemon.runner import Runner
 from tests.ops.support import Daemon, NotifyListener, fixture, numbered, wait_until
 from tests.support.dovecot import free_loopback_port
 from tests.support.env import CurmailEnv
+from tests.support.settings import config_data, to_toml
 
 
 @pytest.fixture
@@ -187,3 +190,37 @@ def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyL
         code = daemon.terminate()
     assert code == 0
     assert ("stopped before start" in daemon.log()) == (then == "stop")
+
+
+@pytest.mark.parametrize("breakage", ["missing file", "unknown key", "bad value", "database unreachable"])
+def test_reload_keeps_the_old_configuration(sqlite_env: CurmailEnv, listener: NotifyListener, monkeypatch,
+                                            caplog, breakage: str) -> None:
+    """Every way a reload can fail leaves the running App as it was, logged and told to systemd."""
+    env = sqlite_env
+    monkeypatch.setenv("NOTIFY_SOCKET", listener.address)
+    runner = Runner(env.app())
+    before = runner.app
+    overrides = {"unknown key": {"mailbox": {"pol_interval_seconds": 5}},
+                 "bad value": {"mailbox": {"poll_interval_seconds": -1}},
+                 "database unreachable": {"database": {
+                     "url": f"postgresql+psycopg://curmail@127.0.0.1:{free_loopback_port()}/curmail"}}}
+    if breakage == "missing file":
+        env.config_path.unlink()
+    else:  # written as a sysadmin would, without the test's own validation
+        env.config_path.write_text(to_toml(config_data(
+            env.tmp_path, imap_port=env.account.server.port, imap_user=env.account.user,
+            imap_password=env.account.password, smtp_port=env.smtp.port, db_url=env.db_url,
+            **overrides[breakage])), encoding="utf-8")
+    runner.request_reload()
+    with caplog.at_level(logging.ERROR, logger="curmail.runner"):
+        runner._reload()
+    try:
+        assert runner.app is before and runner.app.settings is before.settings
+        assert runner.reload_requested is False
+        assert any("reload failed, keeping the previous configuration" in r.getMessage() for r in caplog.records)
+        reply = listener.wait_for("STATUS", timeout=10)
+        assert any(m.get("READY") == "1" and m["STATUS"].startswith("reload failed") for m in reply)
+        with runner.app.sessions() as session:  # the old App still works
+            assert session.scalar(select(func.count()).select_from(StoredMessage)) == 0
+    finally:
+        runner.app.close()
