@@ -514,6 +514,8 @@ class Runner:
                             next_poll = 0.0
                     except MailboxError as exc:
                         log.warning("IMAP IDLE failed: %s; reconnecting", exc)
+                        if self.on_imap_error is not None:
+                            self.on_imap_error()
                         self._close_mailbox()
                         next_poll = 0.0
                 else:
