@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import signal
 from collections import Counter
@@ -178,8 +179,9 @@ def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyL
     env.configure(database={"url": f"postgresql+psycopg://curmail@127.0.0.1:{free_loopback_port()}/curmail"})
     daemon = Daemon(env.config_path, tmp_path / "daemon.log", NOTIFY_SOCKET=listener.address)
     try:
-        daemon.wait_log("cannot start: database unreachable", count=2)
-        assert "retrying in" in daemon.log()
+        daemon.wait_log("cannot start: database unreachable", count=3)
+        delays = [float(d) for d in re.findall(r"cannot start: .*; retrying in (\d+) s", daemon.log())]
+        assert len(delays) >= 3 and delays == sorted(delays) and delays[0] < delays[2], delays  # backing off
         assert listener.wait_for("STATUS")[0]["STATUS"].startswith("database unreachable")
         assert listener.having("READY") == []
         if then == "fix and reload":
