@@ -170,6 +170,36 @@ def test_sigterm_while_sending_finishes_the_letter_and_hands_the_rest_back(sqlit
     assert set(received.values()) == {1}
 
 
+def test_sighup_while_sending_loses_and_doubles_nothing(sqlite_env: CurmailEnv, tmp_path: Path) -> None:
+    env = sqlite_env
+    env.configure(smtp={"timeout_seconds": 60})
+    env.dovecot.append_many(env.account.user, [numbered(fixture("cur_signal.eml"), n) for n in range(1, 5)])
+    env.smtp.hold_after(1)
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log")
+    try:
+        wait_until(env.smtp.handler.holding.is_set, 120, "the second letter on the wire")
+        env.configure(mailbox={"poll_interval_seconds": 2})
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_log("reload requested")
+        env.smtp.release()
+        daemon.wait_log("configuration reloaded")
+
+        def settled() -> bool:
+            with env.reader().sessions() as session:
+                statuses = session.scalars(select(OutboxMessage.status)).all()
+            return bool(statuses) and set(statuses) == {OutboxStatus.SENT}
+
+        wait_until(settled, 120, "every letter sent after the reload")
+    finally:
+        code = daemon.terminate()
+    assert code == 0, daemon.log()
+    with env.reader().sessions() as session:
+        expected = sorted(session.scalars(select(OutboxMessage.message_id)).all())
+    received = Counter(m.message_id for m in env.smtp.messages)
+    assert sorted(received) == expected and set(received.values()) == {1}
+    assert _count(env) == _count(env, StoredMessage.status == MessageStatus.PROCESSED) == 4
+
+
 @pytest.mark.parametrize("then", ["stop", "fix and reload"])
 def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyListener, tmp_path: Path,
                                        then: str) -> None:
