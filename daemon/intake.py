@@ -57,7 +57,10 @@ def _candidates(mailbox: Mailbox, settings: Settings, last_uid: int) -> list[int
     """UIDs to look at: everything above the cursor, plus stored-but-unflagged ones (a crash came between)."""
     box = settings.mailbox
     if box.processed_action == "keyword":
-        return mailbox.uids_after(0, exclude_keyword=box.processed_keyword)
+        unflagged = mailbox.uids_after(0, exclude_keyword=box.processed_keyword)
+        # Flagged mail above the cursor too: after a restore from a backup the database lacks it.
+        # Stored UIDs are not fetched again, so in normal running this costs one SEARCH.
+        return sorted(set(unflagged).union(mailbox.uids_after(last_uid)))
     if box.processed_action == "move":
         return mailbox.uids_after(0)  # only unprocessed mail stays in the watched folder
     return mailbox.uids_after(last_uid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -57,9 +58,42 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
+# syslog(3) priorities: journald reads a leading `<N>` on each line of a stream (SyslogLevelPrefix=, on
+# by default) and files the line at that priority. Without it every line is "info", and
+# `journalctl -p warning` would show nothing at all.
+_PRIORITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+
+def stderr_is_journal() -> bool:
+    """True when stderr is systemd's journal stream ($JOURNAL_STREAM names its device and inode)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    if not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        stat = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return stat.st_dev == int(device) and stat.st_ino == int(inode)
+
+
+class JournalPriorityFormatter(logging.Formatter):
+    """Wraps another formatter and puts `<N>` before every line, so a traceback keeps its record's priority."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = max((lvl for lvl in _PRIORITIES if lvl <= record.levelno), default=logging.DEBUG)
+        prefix = f"<{_PRIORITIES[level]}>"
+        return "\n".join(prefix + line for line in self.inner.format(record).split("\n"))
+
+
 def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter(with_time=sys.stderr.isatty()))
+    formatter: logging.Formatter = JsonFormatter() if fmt == "json" else \
+        KeyValueFormatter(with_time=sys.stderr.isatty())
+    handler.setFormatter(JournalPriorityFormatter(formatter) if stderr_is_journal() else formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -84,7 +84,12 @@ def send_outbox(runner: Runner) -> object:
         def append_sent(raw: bytes) -> None:
             mailbox.append(folder, raw)
 
-    return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent)
+    def between_letters() -> bool:
+        runner.watchdog_pet()  # a letter was settled: a long backlog is progress, a hung DATA is not
+        return runner.stopping.is_set()
+
+    return send_due_sync(app.sessions, app.settings, now=app.clock(), owner=instance_name(), append_sent=append_sent,
+                         should_stop=between_letters)
 
 
 INSTANCE_ENV = "CURMAIL_INSTANCE"  # a name of the sysadmin's choosing instead of host@namespace:pid
@@ -178,9 +183,11 @@ class Runner:
     holds_lease: bool = False
     reload_requested: bool = False
     ready: bool = False
+    serving: bool = False  # under run_forever: READY=1 and STATUS= lines are due
     watchdog: sdnotify.Watchdog = field(default_factory=sdnotify.Watchdog)
     on_imap_error: Callable[[], None] | None = None  # the metrics counter, when metrics are on
-    processed_total: int = 0  # since start, for the STATUS= line
+    classified_total: int = 0  # since start, for the STATUS= line
+    processed_total: int = 0
     parked_total: int = 0
     _lease_checked: float = -1e9
     _waiting: bool = False
@@ -250,6 +257,8 @@ class Runner:
     def _keep_lease(self) -> None:
         """Between batches: renew, and abort the intake if someone else has the mailbox now."""
         self.watchdog_pet()  # a batch committed: the loop is making progress
+        if self.serving and self.ready:
+            sdnotify.status(self._status_text())  # a long backlog shows its progress in `systemctl status`
         if self._lease_key is None:
             return  # no lease taken (a bench or a test driving intake directly)
         if not lease.renew(self.app, self._lease_key, self.owner, self._lease_span):
@@ -278,6 +287,8 @@ class Runner:
     def intake(self) -> None:
         """Poll once, and parse, classify and thread what came in; connection errors propagate to the backoff."""
         mailbox = self._connected()
+        if self.serving:
+            self._mark_ready()  # at the first login, not after the backlog: a big one outlasts TimeoutStartSec=
         try:
             poll(self.app, mailbox, after_batch=self._classify_some)
             self._classify_some()
@@ -302,6 +313,7 @@ class Runner:
             self._keep_lease()
             report = stage(self.app, limit=BATCH, after_id=after_id)
             after_id = report.last_id
+            self.classified_total += report.classified
             self.processed_total += report.processed
             self.parked_total += report.parked
             if self.stopping.is_set():
@@ -379,10 +391,11 @@ class Runner:
         if not self.holds_lease:
             return f"standby: {key} is read by another instance; sending outbox and reminders"
         if self.last_poll_ok is None:
-            return f"reading {key}"
+            return f"reading {key}; {self.classified_total} read, {self.processed_total} processed since start"
         at = datetime.fromtimestamp(self.last_poll_ok, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         parked = f", {self.parked_total} parked" if self.parked_total else ""
-        return f"reading {key}; last poll {at}; {self.processed_total} processed since start{parked}"
+        return (f"reading {key}; last poll {at}; {self.classified_total} read, "
+                f"{self.processed_total} processed since start{parked}")
 
     def _login_check(self) -> None:
         """A standby instance proves its IMAP credentials once, for READY, then logs out."""
@@ -443,6 +456,7 @@ class Runner:
     def run_forever(self) -> None:
         """Until SIGTERM: wait for mail with IDLE (re-issued well within 29 min) or poll, and run jobs."""
         self._install_signals()
+        self.serving = True
         sdnotify.status("starting: logging in to IMAP")
         scheduler = schedule.Scheduler()
         for job in periodic_jobs():
@@ -472,6 +486,7 @@ class Runner:
                         sdnotify.status(self._status_text())
                         if self.holds_lease:
                             self._guarded("act", self.act)
+                            sdnotify.status(self._status_text())
                             self.run_jobs_once()  # send what the new mail caused at once, not in 15 s
                     else:
                         if self.holds_lease:
@@ -500,6 +515,8 @@ class Runner:
                             next_poll = 0.0
                     except MailboxError as exc:
                         log.warning("IMAP IDLE failed: %s; reconnecting", exc)
+                        if self.on_imap_error is not None:
+                            self.on_imap_error()
                         self._close_mailbox()
                         next_poll = 0.0
                 else:

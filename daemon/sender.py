@@ -172,8 +172,12 @@ class _Clock:
 class _Run:
     """One send_due run: its batches, its SMTP connection and the report."""
 
-    def __init__(self, factory: sessionmaker[Session], settings: Settings, clock: _Clock, owner: str) -> None:
+    def __init__(self, factory: sessionmaker[Session], settings: Settings, clock: _Clock, owner: str,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.factory = factory
+        # SIGTERM: the letter on the wire is finished and the rest handed back, so a stop takes one
+        # letter's time, not a whole backlog's (systemd's TimeoutStopSec= would SIGKILL us mid-DATA).
+        self.should_stop = should_stop or (lambda: False)
         self.settings = settings
         self.clock = clock
         self.owner = owner.replace("|", "_")
@@ -393,6 +397,10 @@ class _Run:
             return False
         pending: list[_Outcome] = []
         for index, row in enumerate(rows):
+            if self.should_stop():
+                pending.extend(_Outcome(r.id, "release") for r in rows[index:])
+                await self.db(self.commit, pending, batch)
+                return False
             remaining = [r.id for r in rows[index + 1:]]
             # The in-flight mark (with the previous letter's outcome) commits in the database thread
             # while MAIL FROM and RCPT TO cross the wire: neither delivers anything, and DATA waits
@@ -623,13 +631,19 @@ async def send_due(
     now: datetime,
     owner: str,
     append_sent: Callable[[bytes], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SendReport:
-    """Send every due outbox row once (see the module docstring for the crash analysis)."""
-    run = _Run(session_factory, settings, _Clock(now), owner)
+    """Send every due outbox row once (see the module docstring for the crash analysis).
+
+    `should_stop()` is asked before each letter; once true, the run hands its unsent rows back and ends.
+    """
+    run = _Run(session_factory, settings, _Clock(now), owner, should_stop)
     try:
         await run.db(run.open)
         await run.db(run.recover_dead_claims)
         for _ in range(MAX_BATCHES_PER_RUN):
+            if run.should_stop():
+                break
             batch = run.new_batch_id()
             _live_batches.add(batch)
             try:
@@ -643,7 +657,7 @@ async def send_due(
                     break
             finally:
                 _live_batches.discard(batch)
-        if append_sent is not None:
+        if append_sent is not None and not run.should_stop():  # unappended copies wait for the next run
             await run.append_copies(append_sent)
     finally:
         await run.close()
@@ -658,6 +672,8 @@ def send_due_sync(
     now: datetime,
     owner: str,
     append_sent: Callable[[bytes], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """`send_due` for synchronous callers (the scheduler, the CLI)."""
-    return asyncio.run(send_due(session_factory, settings, now=now, owner=owner, append_sent=append_sent))
+    return asyncio.run(send_due(session_factory, settings, now=now, owner=owner, append_sent=append_sent,
+                                should_stop=should_stop))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -23,6 +24,14 @@ def _lease_owner(env: CurmailEnv) -> str | None:
         return session.scalar(select(MailboxState.lease_owner).where(MailboxState.mailbox == mailbox_key(env.settings)))
 
 
+def _lease_left(env: CurmailEnv) -> timedelta:
+    """How long the holder's lease still runs, by the database server's clock (what `acquire` compares)."""
+    with env.apps[0].sessions() as session:
+        expires = session.scalar(select(MailboxState.lease_expires_at)
+                                 .where(MailboxState.mailbox == mailbox_key(env.settings)))
+        return expires - session.scalar(select(func.now()))
+
+
 def _processed(env: CurmailEnv) -> int:
     with env.apps[0].sessions() as session:
         return session.scalar(select(func.count()).select_from(StoredMessage)
@@ -37,7 +46,8 @@ def _unfinished_outbox(env: CurmailEnv) -> int:
 
 def test_two_instances_one_killed(tmp_path: Path, imap_account, smtp_sink, pg_url: str) -> None:
     env = CurmailEnv(tmp_path=tmp_path, account=imap_account, smtp=smtp_sink, db_url=pg_url)
-    env.configure(mailbox={"batch_size": 3})  # many small batches: the kill lands between commits
+    # Many small batches; a long SMTP timeout, because the sink holds a reply below on purpose.
+    env.configure(mailbox={"batch_size": 3}, smtp={"timeout_seconds": 60})
     env.app()  # the schema, once (two instances racing on the first migration would just retry)
     # Named instances, as on two hosts: the survivor cannot see that the holder's pid is gone and
     # must wait for the lease to expire.
@@ -52,13 +62,22 @@ def test_two_instances_one_killed(tmp_path: Path, imap_account, smtp_sink, pg_ur
         ((survivor_name, survivor),) = daemons.items()
         assert "standby" in survivor.log()
 
-        letters = [numbered(fixture("citizen_letter.eml"), n) for n in range(1, LETTERS // 2 + 1)]
-        letters += [numbered(fixture("cur_signal.eml"), n) for n in range(1, LETTERS // 2 + 1)]
-        env.dovecot.append_many(env.account.user, letters)
-        wait_until(lambda: _processed(env) >= 3, 60, "the holder to process some mail")
+        half = LETTERS // 4
+        waves = [[numbered(fixture(name), n) for name in ("citizen_letter.eml", "cur_signal.eml")
+                  for n in range(first_n, first_n + half)] for first_n in (1, 1 + half)]
+        # The kill lands mid-run for certain: the holder has processed the first wave and is in the
+        # middle of sending its letters (the sink holds the third reply), while the second wave
+        # waits in the mailbox for whoever reads it next.
+        env.smtp.hold_after(2)
+        env.dovecot.append_many(env.account.user, waves[0])
+        wait_until(env.smtp.handler.holding.is_set, 120, "a letter on the wire")
+        env.dovecot.append_many(env.account.user, waves[1])
         holder.kill()
         killed_at = time.monotonic()
+        # The dead holder's lease ends within the lease time of its death, so a standby may take over by then.
+        assert _lease_left(env) <= timedelta(seconds=LEASE_SECONDS)
         processed_at_kill = _processed(env)
+        env.smtp.release()
 
         wait_until(lambda: _lease_owner(env) == survivor_name, 60, "the takeover")
         takeover = time.monotonic() - killed_at

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from daemon import sdnotify
-from daemon.db.models import MessageStatus, StoredMessage
+from daemon.db.models import MessageStatus, OutboxMessage, OutboxStatus, StoredMessage
+from daemon.runner import Runner
 from tests.ops.support import Daemon, NotifyListener, fixture, numbered, wait_until
 from tests.support.dovecot import free_loopback_port
 from tests.support.env import CurmailEnv
+from tests.support.settings import config_data, to_toml
 
 
 @pytest.fixture
@@ -130,6 +135,71 @@ def test_sigterm_during_a_batch_loses_nothing(env: CurmailEnv, tmp_path: Path) -
     assert unflagged == []
 
 
+def test_sigterm_while_sending_finishes_the_letter_and_hands_the_rest_back(sqlite_env: CurmailEnv,
+                                                                          tmp_path: Path) -> None:
+    """The stop is bounded by one letter, not by the backlog; nothing is lost, doubled or left uncertain."""
+    env = sqlite_env
+    env.configure(smtp={"timeout_seconds": 60})  # the held reply below must not time out
+    env.dovecot.append_many(env.account.user, [numbered(fixture("citizen_letter.eml"), n) for n in range(1, 9)])
+    env.smtp.hold_after(1)  # the second letter's reply waits until the stop has been requested
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log")
+    try:
+        wait_until(env.smtp.handler.holding.is_set, 120, "the second letter on the wire")
+        daemon.signal(signal.SIGTERM)
+        daemon.wait_log("stop requested")
+        env.smtp.release()
+        code = daemon.process.wait(timeout=60)
+    finally:
+        daemon.terminate()
+    assert code == 0, daemon.log()
+    with env.reader().sessions() as session:
+        rows = session.execute(select(OutboxMessage.message_id, OutboxMessage.status,
+                                      OutboxMessage.claimed_by)).all()
+    by_status = Counter(row.status for row in rows)
+    assert by_status[OutboxStatus.SENT] == 2, by_status  # the letter in hand was finished, no further one begun
+    assert by_status[OutboxStatus.QUEUED] == len(rows) - 2 > 0, by_status
+    assert all(row.claimed_by is None for row in rows if row.status == OutboxStatus.QUEUED)
+    assert len(env.smtp.messages) == 2
+
+    env.run_once()  # the next start sends the rest, each exactly once
+    with env.reader().sessions() as session:
+        statuses = session.scalars(select(OutboxMessage.status)).all()
+    assert set(statuses) == {OutboxStatus.SENT}
+    received = Counter(m.message_id for m in env.smtp.messages)
+    assert sorted(received) == sorted(row.message_id for row in rows)
+    assert set(received.values()) == {1}
+
+
+def test_sighup_while_sending_loses_and_doubles_nothing(sqlite_env: CurmailEnv, tmp_path: Path) -> None:
+    env = sqlite_env
+    env.configure(smtp={"timeout_seconds": 60})
+    env.dovecot.append_many(env.account.user, [numbered(fixture("cur_signal.eml"), n) for n in range(1, 5)])
+    env.smtp.hold_after(1)
+    daemon = Daemon(env.config_path, tmp_path / "daemon.log")
+    try:
+        wait_until(env.smtp.handler.holding.is_set, 120, "the second letter on the wire")
+        env.configure(mailbox={"poll_interval_seconds": 2})
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_log("reload requested")
+        env.smtp.release()
+        daemon.wait_log("configuration reloaded")
+
+        def settled() -> bool:
+            with env.reader().sessions() as session:
+                statuses = session.scalars(select(OutboxMessage.status)).all()
+            return bool(statuses) and set(statuses) == {OutboxStatus.SENT}
+
+        wait_until(settled, 120, "every letter sent after the reload")
+    finally:
+        code = daemon.terminate()
+    assert code == 0, daemon.log()
+    with env.reader().sessions() as session:
+        expected = sorted(session.scalars(select(OutboxMessage.message_id)).all())
+    received = Counter(m.message_id for m in env.smtp.messages)
+    assert sorted(received) == expected and set(received.values()) == {1}
+    assert _count(env) == _count(env, StoredMessage.status == MessageStatus.PROCESSED) == 4
+
+
 @pytest.mark.parametrize("then", ["stop", "fix and reload"])
 def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyListener, tmp_path: Path,
                                        then: str) -> None:
@@ -139,8 +209,9 @@ def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyL
     env.configure(database={"url": f"postgresql+psycopg://curmail@127.0.0.1:{free_loopback_port()}/curmail"})
     daemon = Daemon(env.config_path, tmp_path / "daemon.log", NOTIFY_SOCKET=listener.address)
     try:
-        daemon.wait_log("cannot start: database unreachable", count=2)
-        assert "retrying in" in daemon.log()
+        daemon.wait_log("cannot start: database unreachable", count=3)
+        delays = [float(d) for d in re.findall(r"cannot start: .*; retrying in (\d+) s", daemon.log())]
+        assert len(delays) >= 3 and delays == sorted(delays) and delays[0] < delays[2], delays  # backing off
         assert listener.wait_for("STATUS")[0]["STATUS"].startswith("database unreachable")
         assert listener.having("READY") == []
         if then == "fix and reload":
@@ -151,3 +222,37 @@ def test_unreachable_database_at_start(sqlite_env: CurmailEnv, listener: NotifyL
         code = daemon.terminate()
     assert code == 0
     assert ("stopped before start" in daemon.log()) == (then == "stop")
+
+
+@pytest.mark.parametrize("breakage", ["missing file", "unknown key", "bad value", "database unreachable"])
+def test_reload_keeps_the_old_configuration(sqlite_env: CurmailEnv, listener: NotifyListener, monkeypatch,
+                                            caplog, breakage: str) -> None:
+    """Every way a reload can fail leaves the running App as it was, logged and told to systemd."""
+    env = sqlite_env
+    monkeypatch.setenv("NOTIFY_SOCKET", listener.address)
+    runner = Runner(env.app())
+    before = runner.app
+    overrides = {"unknown key": {"mailbox": {"pol_interval_seconds": 5}},
+                 "bad value": {"mailbox": {"poll_interval_seconds": -1}},
+                 "database unreachable": {"database": {
+                     "url": f"postgresql+psycopg://curmail@127.0.0.1:{free_loopback_port()}/curmail"}}}
+    if breakage == "missing file":
+        env.config_path.unlink()
+    else:  # written as a sysadmin would, without the test's own validation
+        env.config_path.write_text(to_toml(config_data(
+            env.tmp_path, imap_port=env.account.server.port, imap_user=env.account.user,
+            imap_password=env.account.password, smtp_port=env.smtp.port, db_url=env.db_url,
+            **overrides[breakage])), encoding="utf-8")
+    runner.request_reload()
+    with caplog.at_level(logging.ERROR, logger="curmail.runner"):
+        runner._reload()
+    try:
+        assert runner.app is before and runner.app.settings is before.settings
+        assert runner.reload_requested is False
+        assert any("reload failed, keeping the previous configuration" in r.getMessage() for r in caplog.records)
+        reply = listener.wait_for("STATUS", timeout=10)
+        assert any(m.get("READY") == "1" and m["STATUS"].startswith("reload failed") for m in reply)
+        with runner.app.sessions() as session:  # the old App still works
+            assert session.scalar(select(func.count()).select_from(StoredMessage)) == 0
+    finally:
+        runner.app.close()

@@ -62,3 +62,21 @@ def test_endpoint_on_loopback(env: CurmailEnv, monkeypatch) -> None:
         server.stop()
     assert "curmail_mailbox_lease_held 0.0" in body
     assert "curmail_database_up 1.0" in body
+
+
+def test_imap_failures_are_counted_by_the_runner(sqlite_env: CurmailEnv, monkeypatch) -> None:
+    env = sqlite_env
+    env.configure(mailbox={"port": free_loopback_port(), "timeout_seconds": 3})  # nobody listens there
+    port = free_loopback_port()
+    monkeypatch.setenv("CURMAIL_METRICS", f"127.0.0.1:{port}")
+    runner = Runner(env.app())
+    server = start_metrics(runner)
+    assert server is not None
+    try:
+        runner.run_once()
+        runner.run_once()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            samples = _samples(response.read().decode())
+    finally:
+        server.stop()
+    assert samples[("curmail_imap_errors_total", ())] == 2

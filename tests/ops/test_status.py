@@ -1,10 +1,13 @@
-"""`curmail status`: exit 0 when healthy, 1 with a parked message, 2 when IMAP or the database is unreachable."""
+"""`curmail status`: every check, and the exit code for monitoring: 0 OK, 1 warning, 2 critical."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from daemon.config import load_settings
+from daemon.db.engine import make_engine
+from daemon.db.migrate import upgrade
 from daemon.status import collect
 from tests.ops.support import fixture, numbered
 from tests.support.dovecot import free_loopback_port
@@ -67,3 +70,71 @@ def test_unreachable_database_is_critical(sqlite_env: CurmailEnv) -> None:
     assert code == 2
     assert checks["database"]["status"] == "critical"
     assert "schema" not in checks
+
+
+def test_failed_outbox_row_is_a_warning(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
+    env.deliver(numbered(fixture("citizen_letter.eml"), 3))
+    env.smtp.reject("550 5.1.1 Mailbox unavailable")
+    env.run_once()
+    code, checks = _status(env)
+    assert code == 1, checks
+    outbox = checks["outbox"]
+    assert outbox["status"] == "warning"
+    assert outbox["details"]["failed"] >= 1 and outbox["details"]["uncertain"] == 0
+    assert "curmail outbox list" in outbox["summary"]
+
+
+def test_uncertain_outbox_row_is_a_warning(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
+    env.configure(smtp={"timeout_seconds": 1})
+    env.deliver(numbered(fixture("citizen_letter.eml"), 4))
+    env.smtp.hang_after_data()  # the reply to DATA never comes: did the server take the letter?
+    env.run_once()
+    code, checks = _status(env)
+    assert code == 1, checks
+    assert checks["outbox"]["details"]["uncertain"] == 1
+
+
+def test_overdue_case_and_stale_poll(sqlite_env: CurmailEnv) -> None:
+    """A case past its deadline is a warning; a poll older than half an hour is critical."""
+    env = sqlite_env
+    long_ago = datetime.now(UTC) - timedelta(days=90)
+    env.deliver(numbered(fixture("citizen_letter.eml"), 5), internal_date=long_ago)
+    env.run_once(now=long_ago)  # the daemon last ran three months ago, and the case's term is over
+    code, checks = _status(env)
+    assert code == 2, checks
+    assert checks["overdue"]["status"] == "warning"
+    assert checks["overdue"]["details"] == {"overdue": 1}
+    assert checks["poll"]["status"] == "critical"
+    assert "not reading mail" in checks["poll"]["summary"]
+    assert env.cli("status", check=False).returncode == 2
+
+
+def test_old_schema_is_a_warning(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
+    engine = make_engine(env.settings.database.url)
+    try:
+        upgrade(engine, "0001")  # an upgrade of the code whose migration has not run yet
+    finally:
+        engine.dispose()
+    env.configure(database={"auto_migrate": False})
+    code, checks = _status(env)
+    assert checks["schema"]["status"] == "warning", checks
+    assert checks["schema"]["details"]["current"] == "0001"
+    assert "curmail db upgrade" in checks["schema"]["summary"]
+    assert code == 1
+
+
+def test_unreachable_smtp_is_critical(sqlite_env: CurmailEnv) -> None:
+    env = sqlite_env
+    env.run_once()
+    env.configure(smtp={"port": free_loopback_port()})
+    code, checks = _status(env)
+    assert code == 2
+    assert checks["smtp"]["status"] == "critical"
+    assert checks["imap"]["status"] == "ok"
+    human = env.cli("status", check=False)
+    assert human.returncode == 2
+    assert human.stdout.startswith("curmail: CRITICAL")
+    assert "CRIT smtp" in human.stdout

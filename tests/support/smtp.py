@@ -46,6 +46,9 @@ class SinkHandler:
         self._permanent_reply: str | None = None
         self._rejected: frozenset[str] = frozenset()  # empty: the 5xx is for everyone
         self._hang = False
+        self._hold_after: int | None = None
+        self.holding = threading.Event()  # set while a DATA reply is held back by hold_after()
+        self._released = threading.Event()
 
     # -- programming (called from the test's thread) ---------------------------------------------------
 
@@ -73,10 +76,32 @@ class SinkHandler:
         with self._lock:
             self._hang = True
 
+    def hold_after(self, accepted: int) -> None:
+        """Once `accepted` messages are taken, hold the next DATA reply until `release()`, then accept it."""
+        with self._lock:
+            self._hold_after = accepted
+            self._released.clear()
+            self.holding.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_after = None
+        self._released.set()
+
     # -- aiosmtpd hooks (run on the server's loop) ------------------------------------------------------
+
+    async def _held(self) -> None:
+        """Wait for release() without blocking the server's loop (other sessions keep being served)."""
+        with self._lock:
+            hold = self._hold_after is not None and \
+                sum(a.outcome == "accepted" for a in self.attempts) >= self._hold_after
+        if hold:
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait, HANG_SECONDS)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = bytes(envelope.original_content or envelope.content or b"")
+        await self._held()
         with self._lock:
             if self._hang:
                 outcome: Outcome = "hung"
@@ -155,6 +180,7 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
+        self.handler.release()  # a held reply must not keep the server's executor thread waiting
         self._controller.stop()
 
     def __enter__(self) -> SmtpSink:
@@ -175,6 +201,12 @@ class SmtpSink:
 
     def hang_after_data(self) -> None:
         self.handler.hang_after_data()
+
+    def hold_after(self, accepted: int) -> None:
+        self.handler.hold_after(accepted)
+
+    def release(self) -> None:
+        self.handler.release()
 
     @property
     def attempts(self) -> list[ReceivedMessage]:
