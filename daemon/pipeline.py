@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from daemon.app import App
 from daemon.db.engine import transaction
-from daemon.db.models import Case, MessageStatus, StoredMessage
+from daemon.db.models import Case, MessageRaw, MessageStatus, StoredMessage
 from daemon.dispatch import act, thread_into_case
 from daemon.errors import ParkMessage
 from daemon.notices import notify_contact
@@ -119,7 +119,7 @@ def raw_of(session: Session, *ids: int) -> dict[int, bytes]:
     Loaded onto a row, the bytes live as long as the row, and rows sit in reference cycles with their
     cases until a full garbage collection: at intake rates that held tens of MB.
     """
-    return dict(session.execute(select(StoredMessage.id, StoredMessage.raw).where(StoredMessage.id.in_(ids))).all())
+    return dict(session.execute(select(MessageRaw.id, MessageRaw.raw).where(MessageRaw.id.in_(ids))).all())
 
 
 def classify_row(
@@ -218,7 +218,7 @@ def _park_before_trying(session: Session, app: App, row: StoredMessage, stage: S
     limit = app.settings.mailbox.max_message_bytes
     if stage == "classify" and row.size > limit:
         head = parse_message(session.execute(  # the headers, for the notice; the body is what is too big
-            select(func.substr(StoredMessage.raw, 1, 65536)).where(StoredMessage.id == row.id)).scalar_one())
+            select(func.substr(MessageRaw.raw, 1, 65536)).where(MessageRaw.id == row.id)).scalar_one())
         row.subject, row.from_addr = head.subject[:2000], head.from_addr[:320] or None
         _park(session, app, row, f"message is {row.size / 1_048_576:.1f} MB, over the {limit / 1_048_576:.1f} MB limit",
               oversized=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import selectinload
 
 import daemon.pipeline
 from daemon.db.models import MessageStatus, OutboxMessage, StoredMessage
@@ -73,7 +73,7 @@ def test_a_message_that_makes_processing_raise_is_parked_and_its_batch_mates_are
     assert found.pop(POISON) == MessageStatus.PARKED
     assert set(found.values()) == {MessageStatus.PROCESSED} and len(found) == 6
     with env.app().sessions() as session:
-        parked = session.scalars(select(StoredMessage).options(undefer(StoredMessage.raw))
+        parked = session.scalars(select(StoredMessage).options(selectinload(StoredMessage.raw_row))
                                  .where(StoredMessage.message_id == POISON)).one()
         alerts = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "parked_alert")).all()
     assert parked.raw.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n") and "poison" in parked.error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import selectinload, undefer
 
 from daemon.app import App
 from daemon.clock import Clock
@@ -64,7 +64,7 @@ def seed(app: App) -> dict[str, Spec]:
 
 def raw_of(app: App, case_id: int | None) -> list[tuple[bytes, str | None]]:
     with app.sessions() as session:
-        rows = session.scalars(select(StoredMessage).options(undefer(StoredMessage.raw))
+        rows = session.scalars(select(StoredMessage).options(selectinload(StoredMessage.raw_row))
                                .where(StoredMessage.case_id == case_id).order_by(StoredMessage.id))
         return [(r.raw, r.from_addr) for r in rows]
 

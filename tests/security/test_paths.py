@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import selectinload, undefer
 
 from daemon.db.models import Case, OutboxMessage, StoredMessage
 from tests.support.env import CurmailEnv
@@ -56,7 +56,7 @@ def test_hostile_attachment_names_are_stored_as_data_and_never_used_as_paths(env
 
     with env.app().sessions() as session:
         case = session.scalars(select(Case)).one()
-        stored = session.scalars(select(StoredMessage).options(undefer(StoredMessage.raw))
+        stored = session.scalars(select(StoredMessage).options(selectinload(StoredMessage.raw_row))
                                  .where(StoredMessage.message_id == "<sec-draft-1@mail.kozmo.example>")).one()
         to_cur = session.scalars(select(OutboxMessage).options(undefer(OutboxMessage.raw))
                                  .where(OutboxMessage.kind == "refutation_draft")).one()
