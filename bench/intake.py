@@ -153,7 +153,8 @@ def child_intake(port: int, user: str, password: str, workdir: str, act: bool = 
                                     .where(StoredMessage.status == MessageStatus.CLASSIFIED))
     result = {"count": count, "seconds": elapsed, "rate": count / elapsed, "rss_mb": intake_rss,
               "worker_rss_mb": worker_rss, "total_mb": max(memory.peak_kb / 1024, intake_rss),
-              "parsed_by_worker": worker.delivered if worker is not None else 0}
+              "parsed_by_worker": worker.delivered if worker is not None else 0,
+              "parsed_here": worker.shared if worker is not None else 0}
     if classified != count:
         raise RuntimeError(f"{count} stored, {classified} classified by intake")
     if not act:
@@ -363,6 +364,8 @@ def run(runs: int = 3, n: int = 10_000, latency_signals: int = 200) -> list[Figu
                               intakes[0]["end_to_end_rate"], baselines[0]["rate"], "(no target; first run)"))
         figures.append(Figure("  messages parsed by the parse worker (median)",
                               statistics.median(i["parsed_by_worker"] for i in intakes), None, "(of the backlog)"))
+        figures.append(Figure("  messages handed back and parsed in the daemon (median)",
+                              statistics.median(i["parsed_here"] for i in intakes), None, "(work sharing)"))
         figures.append(Figure("intake peak memory: daemon RSS + parse worker private (MB)",
                               statistics.median(i["total_mb"] for i in intakes), None, "<= 200 MB"))
         figures.append(Figure("  daemon process alone, peak RSS (VmHWM, MB)",

@@ -120,6 +120,7 @@ def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = 
         if ahead is not None:
             stats = app.caches["parse_worker_stats"] = ahead.close()
             log.info("parse worker stopped", extra={"submitted": stats.submitted, "delivered": stats.delivered,
+                                                    "shared": stats.shared,
                                                     "worker_peak_rss_mb": round(stats.worker_peak_rss_kb / 1024)})
     if fetched or duplicates:
         log.info("poll done", extra={"mailbox": key, "fetched": fetched, "stored": stored, "duplicates": duplicates})

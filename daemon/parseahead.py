@@ -86,6 +86,7 @@ class ParseAheadStats:
 
     submitted: int = 0
     delivered: int = 0
+    shared: int = 0  # promised to the worker, but parsed in-process because the worker had not started them
     worker_peak_rss_kb: int = 0
 
 
@@ -141,6 +142,13 @@ class ParseAhead:
         promise.takers -= 1
         if not promise.takers:
             del self._promised[sha256]  # its task's results can go once all of them are taken
+        # Work sharing: a task the worker has not started yet is parsed here instead of waited for.
+        # The intake stage then does the rest of that task on this core while the worker runs ahead
+        # on the next chunk, so neither core idles when the worker is the slower one. (Only a task
+        # still in the executor's queue can be cancelled; one the worker holds is waited for.)
+        if promise.future.cancelled() or promise.future.cancel():
+            self.stats.shared += 1
+            return None
         try:
             parsed = promise.future.result()[promise.index]
         except Exception as exc:  # a dead worker: parse in-process from now on
