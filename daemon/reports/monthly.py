@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -49,9 +49,7 @@ def kv_key(period: Period) -> str:
 
 def send_at(settings: Settings, period: Period) -> datetime:
     """The start of the first working day after `period` (the month's report is due then), as UTC."""
-    calendar = calendar_for(settings)
-    last_day = period.after - timedelta(days=1)
-    return calendar.start_of_work(calendar.next_working_day(last_day)).astimezone(UTC)
+    return period.first_working_morning_after(calendar_for(settings))
 
 
 def recipients(app: App) -> list[str]:

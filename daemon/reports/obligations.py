@@ -70,8 +70,7 @@ def kv_key(period: Period) -> str:
 def dates_for(settings: Settings, period: Period) -> QuarterDates:
     """The generation day, the reminder (3rd), the escalation (4th) and the deadline (5th) of `period`."""
     calendar = calendar_for(settings)
-    last_day = period.after - timedelta(days=1)
-    generate_at = calendar.start_of_work(calendar.next_working_day(last_day)).astimezone(UTC)
+    generate_at = period.first_working_morning_after(calendar)
 
     def day(n: int) -> date:
         return date(period.after.year, period.after.month, n)

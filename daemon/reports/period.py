@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.errors import WorkflowError
+from parsers.workcalendar import WorkCalendar
 
 _QUARTER = re.compile(r"^\s*(?P<y>\d{4})\s*[-/ ]?\s*[QqКк](?P<q>[1-4])\s*$")
 # «4 2026», «IV 2026», «4 квартал 2026», «4 кв. 2026» (the `#отчёт` command's examples)
@@ -42,6 +43,10 @@ class Period:
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
+
+    def first_working_morning_after(self, calendar: WorkCalendar) -> datetime:
+        """The start of the first working day after the period, as UTC: when its reports fall due."""
+        return calendar.start_of_work(calendar.next_working_day(self.after - timedelta(days=1))).astimezone(UTC)
 
 
 def quarter(year: int, number: int, zone: str = "Europe/Moscow") -> Period:
