@@ -105,14 +105,18 @@ class ParseAhead:
         # are shared with the worker instead of loaded a second time there.
         backend_name()
         # The pool forks at its first submit, from the submitting thread: submit here, from the
-        # caller's thread, before the fetch thread starts. Frozen objects are left alone by the
-        # worker's garbage collector, which would otherwise write to (and so copy) every page of
-        # the daemon's objects it inherited (the gc.freeze documentation's advice for fork).
+        # caller's thread, before the fetch thread starts. The daemon's objects stay frozen while the
+        # worker lives (the gc.freeze documentation's advice for fork): a full collection on either
+        # side would otherwise write to every page of them, and each page written after the fork is
+        # a page copied. Collected first, so that no garbage is frozen with them.
+        gc.collect()
         gc.freeze()
+        self._frozen = True
         try:
             self._pool.submit(_worker_peak_rss_kb)
-        finally:
-            gc.unfreeze()
+        except BaseException:
+            self._thaw()
+            raise
         self._promised: dict[str, _Promise] = {}
         self._broken = False
         self.stats = ParseAheadStats()
@@ -165,8 +169,17 @@ class ParseAhead:
         if not self._broken:
             with contextlib.suppress(Exception):  # only a figure for the log
                 self.stats.worker_peak_rss_kb = self._pool.submit(_worker_peak_rss_kb).result(timeout=30)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._thaw()
         return self.stats
+
+    def _thaw(self) -> None:
+        """The daemon's objects back under the garbage collector, once the worker is gone."""
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
 
 
 def can_fork() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import signal
@@ -122,3 +123,14 @@ def test_a_backlog_parsed_by_the_worker_threads_exactly_as_without_it(env: Curma
         assert threading_of(with_worker) == threading_of(reference)
     finally:
         reference.close()
+
+
+def test_the_daemons_objects_are_frozen_only_while_the_worker_lives(tmp_path: Path) -> None:
+    rules = classifier_rules(make_settings(tmp_path, f"sqlite:///{tmp_path}/c.db"))
+    assert gc.get_freeze_count() == 0
+    ahead = ParseAhead(rules)
+    try:
+        assert gc.get_freeze_count() > 0  # neither side's collector writes to the pages they share
+    finally:
+        ahead.close()
+    assert gc.get_freeze_count() == 0  # back under the collector: nothing is kept for ever
