@@ -308,22 +308,37 @@ def responder_reply(n: int, responder: str, letter: EmailMessage, style: str) ->
     return "".join(f"{h}\r\n" for h in headers).encode() + raw
 
 
-@pytest.mark.parametrize("style", list(STYLES))
-def test_two_auto_responders_answering_each_other_through_curmail_settle(post: Post, style: str):
-    """The ЦУР's mailbox and the assignee both answer every letter they get; curmail must not keep them talking."""
-    responders = (CUR, OFFICIAL)
-    at = SIGNAL_AT
-    post.fixture("signal.eml", at)
-    answered = 0
-    rounds = 0
-    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in responders]:
+@dataclass
+class Settled:
+    """How an exchange with auto-responders ended: letters they answered, and daemon runs it took."""
+
+    answered: int
+    rounds: int
+
+
+def answer_until_quiet(post: Post, people: tuple[str, ...], at: datetime, style: str, max_rounds: int,
+                       stuck: str) -> Settled:
+    """Every new letter to `people` gets an automatic answer two minutes on, and the daemon runs, until
+    no new letter goes to them."""
+    answered = rounds = 0
+    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in people]:
         rounds += 1
-        assert rounds < 80, "still mailing the responders"  # a guard against a hang, not a timing bound
+        assert rounds < max_rounds, stuck  # a guard against a hang, not a timing bound
         at += timedelta(minutes=2)
         for to, letter in fresh:
             answered += 1
             post.env.deliver(responder_reply(answered, to, letter, style), internal_date=at)
         post.env.run_once(now=at + timedelta(minutes=1))
+    return Settled(answered, rounds)
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_two_auto_responders_answering_each_other_through_curmail_settle(post: Post, style: str):
+    """The ЦУР's mailbox and the assignee both answer every letter they get; curmail must not keep them talking."""
+    responders = (CUR, OFFICIAL)
+    post.fixture("signal.eml", SIGNAL_AT)
+    settled = answer_until_quiet(post, responders, SIGNAL_AT, style, 80, "still mailing the responders")
+    answered, rounds = settled.answered, settled.rounds
     limit = post.env.settings.security.auto_mail_per_address_per_day
     to_cur, to_official = post.letters(CUR), post.letters(OFFICIAL)
     with post.env.reader().sessions() as session:
@@ -549,15 +564,7 @@ def test_two_staff_auto_responders_relaying_through_a_closed_case_stop_at_the_da
     post.send(client_mail("gmail_ru", ["Дополнение по делу: воду дали."], sender=CUR,
                           subject=f"Re: {notice['Subject']}"), msk(2026, 12, 3, 13, 5))
     staff = (CONTACT, OFFICIAL)
-    at, answered, rounds = msk(2026, 12, 3, 13, 10), 0, 0
-    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in staff]:
-        rounds += 1
-        assert rounds < 80, "the relay does not stop"  # a guard against a hang, not a timing bound
-        at += timedelta(minutes=2)
-        for to, letter in fresh:
-            answered += 1
-            post.env.deliver(responder_reply(answered, to, letter, "disguised"), internal_date=at)
-        post.env.run_once(now=at + timedelta(minutes=1))
+    answer_until_quiet(post, staff, msk(2026, 12, 3, 13, 10), "disguised", 80, "the relay does not stop")
     limit = post.env.settings.security.auto_mail_per_address_per_day
     relayed = {who: post.letters(who, "по закрытому делу") for who in staff}
     # Ivanova's address reaches the limit first (her command answer counted too): the relay to her stops,
@@ -576,15 +583,7 @@ def test_disguised_responders_on_every_address_settle_for_every_case_kind(post: 
     """The ЦУР and every staff member answer every letter with a human-looking «RE:»: the mail stays bounded."""
     post.fixture(fixture, msk(2026, 12, 3, 12, 0))
     people = (CONTACT, OFFICIAL, SUPERVISOR, WEB_EDITOR, cur)
-    at, answered, rounds = msk(2026, 12, 3, 12, 10), 0, 0
-    while fresh := [(to, letter) for tos, letter in post.new() for to in tos if to in people]:
-        rounds += 1
-        assert rounds < 40, "the mail does not settle"  # a guard against a hang, not a timing bound
-        at += timedelta(minutes=2)
-        for to, letter in fresh:
-            answered += 1
-            post.env.deliver(responder_reply(answered, to, letter, "disguised"), internal_date=at)
-        post.env.run_once(now=at + timedelta(minutes=1))
+    answer_until_quiet(post, people, msk(2026, 12, 3, 12, 10), "disguised", 40, "the mail does not settle")
     limit = post.env.settings.security.auto_mail_per_address_per_day
     for person in people:
         assert len(post.letters(person)) <= 2 * limit, person
