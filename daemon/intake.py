@@ -83,7 +83,11 @@ def _parse_ahead(app: App, new_messages: int) -> ParseAhead | None:
     threshold = app.settings.intake.parse_worker_from
     if not threshold or new_messages < threshold or not can_fork():
         return None
-    return ParseAhead(classifier_rules(app.settings))
+    try:
+        return ParseAhead(classifier_rules(app.settings))
+    except Exception as exc:  # no fork or no semaphores here (a sandbox, a process limit): parse in-process
+        log.warning("parse worker not started (%s); parsing in-process", exc)
+        return None
 
 
 def poll(app: App, mailbox: Mailbox, after_batch: Callable[[], object] | None = None) -> PollResult:

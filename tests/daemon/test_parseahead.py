@@ -134,3 +134,21 @@ def test_the_daemons_objects_are_frozen_only_while_the_worker_lives(tmp_path: Pa
     finally:
         ahead.close()
     assert gc.get_freeze_count() == 0  # back under the collector: nothing is kept for ever
+
+
+def test_a_worker_that_cannot_start_means_parsing_in_process(env: CurmailEnv, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as a seccomp or sandbox refusal looks
+
+    monkeypatch.setattr("daemon.parseahead.ProcessPoolExecutor", refused)
+    raws = list(generate_messages(5, seed=8))
+    for raw in raws:
+        env.deliver(raw, internal_date=RECEIVED)
+    env.configure(intake={"parse_worker_from": 1})
+    app = env.app(RECEIVED)
+    Runner(app).intake()
+    assert "parse_worker_stats" not in app.caches
+    assert "parse worker not started" in caplog.text
+    with app.sessions() as session:
+        assert list(session.scalars(select(StoredMessage.status))) == [MessageStatus.CLASSIFIED] * len(raws)
