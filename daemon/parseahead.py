@@ -114,8 +114,10 @@ class ParseAhead:
         self._frozen = True
         try:
             self._pool.submit(_worker_peak_rss_kb)
-        except BaseException:
+        except BaseException:  # the fork failed: nothing of the pool may outlive this constructor
             self._thaw()
+            with contextlib.suppress(Exception):
+                self._pool.shutdown(wait=False, cancel_futures=True)
             raise
         self._promised: dict[str, _Promise] = {}
         self._broken = False
