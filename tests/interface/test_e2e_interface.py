@@ -22,6 +22,7 @@ from sqlalchemy import select
 from daemon import auth
 from daemon.db.models import Case, CaseEvent, StoredMessage
 from tests.interface.clients import CLIENTS, client_mail
+from tests.interface.test_digest_ics import event_of
 from tests.interface.test_loops import dsn_for, exim_bounce
 from tests.support.env import CurmailEnv
 from tests.workflow.conftest import CONTACT, CUR, MSK, OFFICIAL, PRESS, SUPERVISOR, WEB_EDITOR, msk, set_headers
@@ -89,11 +90,6 @@ def calendars(letters: list[EmailMessage]) -> list[icalendar.Calendar]:
                 assert part.get_param("method") in ("REQUEST", "CANCEL")
                 found.append(icalendar.Calendar.from_ical(part.get_payload(decode=True)))
     return found
-
-
-def vevent(calendar: icalendar.Calendar) -> icalendar.Event:
-    (event,) = calendar.walk("VEVENT")
-    return event
 
 
 @pytest.fixture
@@ -444,7 +440,7 @@ def test_calendar_invitations_in_msk_follow_the_deadline_and_the_close(post: Pos
     notice = open_signal(post)
     (first,) = calendars(post.letters(OFFICIAL))
     assert str(first["method"]) == "REQUEST" and first.walk("VTIMEZONE")
-    event = vevent(first)
+    event = event_of(first)
     end = event.decoded("dtend")
     assert end == msk(2026, 12, 3, 15, 42) and end.utcoffset() == timedelta(hours=3)
     assert str(event["dtend"].params["TZID"]) == "Europe/Moscow"
@@ -457,7 +453,7 @@ def test_calendar_invitations_in_msk_follow_the_deadline_and_the_close(post: Pos
     post.send(client_mail("outlook_html", ["#срок 10.12.2026 11:30"], sender=CONTACT,
                           subject=f"RE: {notice['Subject']}", in_reply_to=notice["Message-ID"]),
               msk(2026, 12, 3, 13, 0))
-    moved = vevent(calendars(post.letters(OFFICIAL))[1])
+    moved = event_of(calendars(post.letters(OFFICIAL))[1])
     assert str(moved["uid"]) == uid and int(moved["sequence"]) == 1
     assert moved.decoded("dtend").astimezone(MSK) == msk(2026, 12, 10, 11, 30)
 
@@ -465,7 +461,7 @@ def test_calendar_invitations_in_msk_follow_the_deadline_and_the_close(post: Pos
                           in_reply_to=notice["Message-ID"]), msk(2026, 12, 3, 13, 30))
     cancel = calendars(post.letters(OFFICIAL))[2]
     assert str(cancel["method"]) == "CANCEL"
-    cancelled = vevent(cancel)
+    cancelled = event_of(cancel)
     assert (str(cancelled["uid"]), int(cancelled["sequence"]), str(cancelled["status"])) == (uid, 2, "CANCELLED")
     assert len(calendars(post.letters(OFFICIAL))) == 3  # nothing more after the close
 
@@ -508,7 +504,7 @@ def test_bad_input_gets_the_exact_error_and_help(post: Post):
 
 def calendar_response(invite: EmailMessage, client: str) -> bytes:
     """The attendee's «Принято» as Outlook (alternative, no text) or Thunderbird (text + REPLY + .ics) sends it."""
-    event = vevent(calendars([invite])[0])
+    event = event_of(calendars([invite])[0])
     reply = (f"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:-//{client}//RU\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n"
              f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{OFFICIAL}\r\nUID:{event['uid']}\r\nSEQUENCE:0\r\n"
              f"DTSTAMP:20261203T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
