@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from daemon.app import App
-from daemon.db.models import Base, Case, MessageStatus, StoredMessage
+from daemon.db.models import Base, Case, MessageStatus, OutboxMessage, OutboxStatus, StoredMessage
 from tests.ops.support import Daemon, fixture, numbered, wait_until
 from tests.support.env import CurmailEnv
 from tests.support.need import missing
@@ -33,6 +33,16 @@ def _processed(env: CurmailEnv) -> int:
                               .where(StoredMessage.status == MessageStatus.PROCESSED)) or 0
 
 
+def _outbox_idle(env: CurmailEnv) -> bool:
+    """Nothing being sent and nothing due: a backup taken now holds no letter in the middle of SMTP."""
+    with env.reader().sessions() as session:
+        busy = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            (OutboxMessage.status == OutboxStatus.SENDING)
+            | ((OutboxMessage.status == OutboxStatus.QUEUED)
+               & (OutboxMessage.next_attempt_at <= datetime.now(UTC))))) or 0
+    return busy == 0
+
+
 def _snapshot(app: App) -> dict[str, list[tuple]]:
     with app.engine.connect() as connection:
         return {table.name: [tuple(row) for row in connection.execute(
@@ -50,6 +60,9 @@ def test_sqlite_online_backup_and_restore(sqlite_env: CurmailEnv, tmp_path: Path
     daemon = Daemon(env.config_path, tmp_path / "daemon.log")
     try:
         wait_until(lambda: _processed(env) == 3, 120, "the first letters processed")
+        # A letter caught mid-send by the backup comes back as "uncertain" after the restore (as INSTALL
+        # says), which `status` rightly warns about; this test is about intake, so it backs up when idle.
+        wait_until(lambda: _outbox_idle(env), 120, "the acknowledgements sent")
         subprocess.run([sqlite, str(database), f".backup '{backup}'"], check=True, timeout=60)
         env.dovecot.append_many(env.account.user, [numbered(fixture("cur_signal.eml"), n) for n in (1, 2)])
         wait_until(lambda: _processed(env) == 5, 120, "the later letters processed")
@@ -73,7 +86,8 @@ def test_sqlite_online_backup_and_restore(sqlite_env: CurmailEnv, tmp_path: Path
     assert len(rows) == 5
     assert {r.status for r in rows} == {MessageStatus.PROCESSED}
     assert max(Counter(r.message_id for r in rows).values()) == 1
-    assert env.cli("status", check=False).returncode == 0
+    status = env.cli("status", check=False)
+    assert status.returncode == 0, status.stdout
 
 
 def _libpq(url: str) -> str:
