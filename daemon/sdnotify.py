@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger("curmail.sdnotify")
 
@@ -58,6 +61,34 @@ def reloading() -> bool:
 
 def stopping(text: str = "stopping") -> bool:
     return notify("STOPPING=1", f"STATUS={text}")
+
+
+@contextmanager
+def extending_timeout(what: str, step_seconds: float = 30.0) -> Iterator[None]:
+    """While a long step runs (a schema migration), keep asking systemd for more time than TimeoutStartSec.
+
+    Each EXTEND_TIMEOUT_USEC grants three steps from now, and a new one follows every step, so a step
+    that hangs is still caught within three steps of its last sign of life; WATCHDOG=1 goes along for
+    the case where the watchdog is already armed.
+    """
+    if not os.environ.get("NOTIFY_SOCKET"):
+        yield
+        return
+    done = threading.Event()
+
+    def keep_extending() -> None:
+        while True:
+            notify(f"EXTEND_TIMEOUT_USEC={int(step_seconds * 3 * 1_000_000)}", "WATCHDOG=1", f"STATUS={what}")
+            if done.wait(step_seconds):
+                return
+
+    thread = threading.Thread(target=keep_extending, name="sd-extend-timeout", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
 
 
 def watchdog_interval() -> float | None:
