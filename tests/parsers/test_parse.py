@@ -340,3 +340,36 @@ def test_winmail_dat_with_only_an_html_body_gives_readable_text() -> None:
     pm = parse_message(raw)
     assert pm.text == "Согласовано.\n\nМожно публиковать на сайте."
     assert pm.attachments == ()
+
+
+def _sibling_parts(count: int, body: str = "part {i}") -> bytes:
+    parts = "".join(f"--m\r\nContent-Type: text/plain\r\n\r\n{body.format(i=i)}\r\n" for i in range(count))
+    return (b"From: a@example.org\r\nSubject: many\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=m\r\n\r\n" + parts.encode() + b"--m--\r\n")
+
+
+def test_a_flood_of_parts_is_cut_before_the_tree_is_built_and_reads_the_same(monkeypatch):
+    """Past MAX_DELIMITERS boundary lines the tail is not parsed; what the walk reads is unchanged."""
+    from parsers import parse as parse_module
+
+    raw = _sibling_parts(parse_module.MAX_DELIMITERS + 500)
+    cut = parse_message(raw)
+    monkeypatch.setattr(parse_module, "MAX_DELIMITERS", 10**9)
+    whole = parse_message(raw)
+    assert cut.text == whole.text and cut.attachments == whole.attachments
+    # The root is the first of the 2,000 parts read: leaves 0 to 1998 are in, 1999 is not.
+    assert cut.text.startswith("part 0\n") and "part 1998" in cut.text and "part 1999" not in cut.text
+    assert "more than 5000 MIME boundary lines: read up to there" in cut.defects
+    assert "more than 2000 MIME parts: the rest ignored" in cut.defects
+    assert cut.size == whole.size == len(raw) and cut.sha256 == whole.sha256  # the stored bytes are whole
+
+
+def test_lines_that_merely_start_with_two_dashes_are_not_boundaries():
+    """An SQL dump pasted into the body: 20,000 "-- comment" lines, one part, nothing cut."""
+    dump = "".join(f"-- row {i}\r\nINSERT INTO t VALUES ({i});\r\n" for i in range(20_000))
+    raw = (b"From: a@example.org\r\nSubject: dump\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\n"
+           + dump.encode() + b"\r\n--m--\r\n")
+    parsed = parse_message(raw)
+    assert not any("boundary lines" in d for d in parsed.defects)
+    assert "-- row 19999" in parsed.text

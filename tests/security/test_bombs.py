@@ -123,6 +123,7 @@ BOMBS = {
     "1000 nested multiparts": lambda: nested_multipart(1000),
     "1000 nested message/rfc822": lambda: nested_rfc822(1000),
     "100,000 sibling parts": lambda: many_parts(100_000),
+    "700,000 sibling parts (32 MB, under the size limit)": lambda: many_parts(700_000),
     "zip of 200 MB of zeros": lambda: zip_bomb_attachment(200),
 }
 
