@@ -235,6 +235,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "published": MANAGERS | {"web_editor"},
     "close": MANAGERS | {"assignee"},
     "reopen": MANAGERS,
+    "note": frozenset({"staff"}),  # internal: the ЦУР speaks through #на доработку and its own letters
     "report": MANAGERS,
     "send": MANAGERS,
 }

@@ -49,6 +49,8 @@ log = logging.getLogger("curmail.commands")
 
 RESULT_TEMPLATE = "command_result"
 HISTORY_LINES = 12
+NOTE_IN_HISTORY = 300  # characters of a note in a history line; the assignee's letter has it whole
+NOTE_LIMIT = 10_000
 LIST_LIMIT = 60
 FULL_CASE_FILES = 5
 FULL_CASE_BYTES = 10 * 1024 * 1024
@@ -82,6 +84,7 @@ ACTION_RU = {
     "report_escalation_sent": "эскалация по отчёту", "report_escalation_skipped": "эскалация по отчёту пропущена",
     "outbox_failed": "письмо не отправлено", "outbox_uncertain": "отправка письма не подтверждена",
     "outbox_confirmed": "отправка письма подтверждена", "outbox_resend": "письмо отправлено повторно",
+    "note": "заметка",
 }
 
 
@@ -353,7 +356,14 @@ def _action_ru(run: _Run, event: CaseEvent) -> str:
             text += f", причина: {str(detail['reason'])[:200]}"
     elif event.action == "command_refused" and detail.get("command"):
         text += f": #{detail['command']}"
+    elif event.action == "note" and detail.get("text"):
+        text += f": {_one_line(str(detail['text']), NOTE_IN_HISTORY)}"
     return text
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _person(run: _Run, address: str | None) -> str:
@@ -586,6 +596,32 @@ def _reopen(run: _Run, command: Command) -> str:
     return f"дело открыто снова; срок {run.msk(case.due_at)}"
 
 
+def _note(run: _Run, command: Command) -> str:
+    """RT's comment, Zammad's internal note: words for colleagues that never leave the administration.
+
+    The text is the command's argument plus the lines under it. It is recorded in the case history
+    (and so reaches a new assignee with the whole case); the assignee gets it by mail, with its files,
+    unless the assignee wrote it. Nothing goes to the ЦУР or the applicant, and it is never taken as
+    the answer of a request or an appeal, which a plain reply to a curmail letter would be.
+    """
+    case = _need_case(run)
+    _authorise(run, command, case)
+    text = machine.substantive("\n".join(part for part in (command.args, _rest_after(run)) if part))[:NOTE_LIMIT]
+    if not text:
+        raise WorkflowError("напишите текст заметки после команды: «#заметка <текст>»")
+    files = machine.attachments_of(run.pm)
+    record_event(run.session, case, action="note", at=run.now, actor=run.sender, message=run.row,
+                 detail={"text": text, "files": [f.filename for f in files]})
+    if not case.assignee or case.assignee == run.sender:
+        return "заметка записана в историю дела"
+    send(run.session, run.app, case, kind="case_note", to=[case.assignee],
+         context={"author": _person(run, run.sender), "author_name": machine.staff_name(run.app.settings, run.sender),
+                  "text": text, "files": [f.filename for f in files],
+                  "state": state_ru(case.state), "due_at": case.due_at, "kind": KIND_RU.get(case.kind, case.kind)},
+         dedupe_key=f"case_note:{case.id}:{run.row.id}", attachments=files, bulk=False)
+    return f"заметка записана в историю дела и направлена исполнителю: {_person(run, case.assignee)}"
+
+
 def _reports(run: _Run, command: Command) -> str:
     """`#отчёт` and `#отправить` belong to the reports feature: call it when it is installed."""
     _authorise(run, command, run.case if command.name == "send" else None)
@@ -614,6 +650,7 @@ HANDLERS: dict[str, Callable[[_Run, Command], str | NotDone]] = {
     "published": _published,
     "close": _close,
     "reopen": _reopen,
+    "note": _note,
     "report": _reports,
     "send": _reports,
 }

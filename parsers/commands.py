@@ -121,6 +121,14 @@ COMMAND_HELP: tuple[CommandHelp, ...] = (
         "close", "#закрыть <итог>", "#close <outcome>", "закрыть дело с итогом", "#закрыть дан ответ заявителю"
     ),
     CommandHelp("reopen", "#открыть", "#reopen", "снова открыть закрытое дело", "#открыть"),
+    CommandHelp(
+        "note",
+        "#заметка <текст>",
+        "#note <text>",
+        "служебная заметка в истории дела: её видят сотрудники, заявителю и ЦУР она не отправляется "
+        "и ответом по делу не считается",
+        "#заметка подрядчик обещал дать воду к 18:00, жду подтверждения",
+    ),
     CommandHelp("report", "#отчёт [квартал]", "#report [quarter]", "отчёт по обращениям за квартал", "#отчёт 4 2026"),
     CommandHelp(
         "send",
@@ -147,6 +155,7 @@ _ALIASES: dict[str, str] = {
     **dict.fromkeys(("открыть", "переоткрыть", "reopen"), "reopen"),
     **dict.fromkeys(("отчет", "report"), "report"),
     **dict.fromkeys(("отправить", "send"), "send"),
+    **dict.fromkeys(("заметка", "примечание", "note"), "note"),
 }
 
 # How a suggestion is written back: the alias keys are «ё»-folded («отчет»).

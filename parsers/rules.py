@@ -159,7 +159,7 @@ DEFAULT_COMMAND_WORDS: tuple[str, ...] = (
     "помощь", "help", "статус", "status", "мои", "mine", "список", "list", "назначить", "assign",
     "тема", "topic", "срок", "due", "продлить", "extend", "согласовано", "approved", "на доработку",
     "rework", "опубликовано", "published", "закрыть", "close", "открыть", "reopen", "отчет", "отчёт",
-    "report", "отправить", "send",
+    "report", "отправить", "send", "заметка", "примечание", "note",
 )
 
 # Subjects of delivery failures (RFC 3464 and the non-standard formats of the sisimai corpus).

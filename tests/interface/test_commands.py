@@ -18,6 +18,7 @@ from tests.workflow.conftest import (
     PRESS,
     SUPERVISOR,
     WEB_EDITOR,
+    attachment_names,
     body_of,
     header_of,
     msk,
@@ -385,3 +386,73 @@ def test_every_case_event_the_code_records_has_a_russian_name_in_the_status_hist
     missing = sorted((literal | templated) - set(ACTION_RU))
     assert missing == []
     assert all(re.search("[а-яё]", text) for text in ACTION_RU.values())
+
+
+CUR_REQUESTER = "petrova@cur12.example.org"
+
+
+def note_mail(sender: str, reply_to: str, subject: str, body: str, *, file: tuple[str, bytes] | None = None,
+              message_id: str | None = None) -> bytes:
+    """A staff reply starting with «#заметка», optionally with a file, as a mail client sends it."""
+    msg = email.message_from_bytes(make_message(sender=sender, subject=subject, body=body, in_reply_to=reply_to,
+                                                references=reply_to, message_id=message_id),
+                                   policy=policy.default)
+    if file is not None:
+        msg.add_attachment(file[1], maintype="application", subtype="pdf", filename=file[0])
+    return msg.as_bytes()
+
+
+def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
+    flow.deliver("request.eml", at=msk(2026, 12, 2, 10, 0))
+    case = flow.case()
+    copy_to_contact = flow.one("request_new", CONTACT)
+    to_cur_before = [row.kind for row in flow.outbox(to=CUR_REQUESTER)]  # the acknowledgement of receipt
+    flow.deliver_raw(note_mail(
+        CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос",
+        "#заметка Петров, ЦУР звонил: ответ нужен до обеда.\nСправка подрядчика во вложении.\n\n-- \nКонтактное лицо\n",
+        file=("справка.pdf", b"%PDF-1.4 note"), message_id="<note-1@kozmo.example>"), at=msk(2026, 12, 2, 11, 0))
+    case = flow.case()
+    assert (case.state, case.assignee) == ("assigned", OFFICIAL)  # not taken as the answer
+    assert [row.kind for row in flow.outbox(to=CUR_REQUESTER)] == to_cur_before
+    (event,) = flow.events(case, "note")
+    assert event.detail == {"text": "Петров, ЦУР звонил: ответ нужен до обеда.\nСправка подрядчика во вложении.",
+                            "files": ["справка.pdf"]}
+    letter = flow.one("case_note", OFFICIAL)
+    assert header_of(letter, "Subject").startswith(f"[KZM-{case.id}] Заметка по делу от ")
+    text = plain(body_of(letter))
+    assert "> Петров, ЦУР звонил: ответ нужен до обеда." in text and "Заявителю и ЦУР она не отправлялась" in text
+    assert "Контактное лицо" not in text  # the signature under the note is not part of it
+    assert attachment_names(letter) == ["справка.pdf"]
+    assert "заметка записана в историю дела и направлена исполнителю" in reply_of(flow, CONTACT)
+
+    # The assignee answers the colleague with a note of their own: recorded, nobody mailed, still no answer.
+    flow.deliver_raw(note_mail(OFFICIAL, letter.message_id, f"RE: {letter.subject}", "#note запросил, жду к 12:00\n",
+                               message_id="<note-2@kozmo.example>"), at=msk(2026, 12, 2, 11, 30))
+    assert [e.detail["text"] for e in flow.events(flow.case(), "note")][-1] == "запросил, жду к 12:00"
+    assert len(flow.outbox("case_note")) == 1 and flow.outbox("request_answer") == []
+    assert "> #note запросил, жду к 12:00 ✓ заметка записана в историю дела" in reply_of(flow, OFFICIAL)
+
+    # #статус shows the notes; the real answer still goes to the ЦУР, without them.
+    flow.deliver_raw(make_message(sender=SUPERVISOR, subject=f"[KZM-{case.id}] #статус", body="",
+                                  message_id="<status-1@kozmo.example>"), at=msk(2026, 12, 2, 11, 40))
+    status = reply_of(flow, SUPERVISOR)
+    assert "заметка: Петров, ЦУР звонил: ответ нужен до обеда. Справка подрядчика во вложении." in status
+    assert "заметка: запросил, жду к 12:00" in status
+    notice = flow.one("request_new", OFFICIAL)
+    flow.deliver("request_answer.eml", at=msk(2026, 12, 2, 12, 0), reply_to=notice.message_id)
+    answer = flow.one("request_answer", CUR_REQUESTER)
+    assert "звонил" not in body_of(answer) and "справка.pdf" not in attachment_names(answer)
+    assert flow.case().state == "closed"
+
+
+def test_an_empty_note_is_refused_and_the_cur_may_not_leave_one(flow: Mail):
+    number = open_signal(flow)
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver_raw(note_mail(OFFICIAL, notice.message_id, f"RE: [KZM-{number}] x", "#заметка\n\n-- \nПетров\n"),
+                     at=LATER)
+    assert "> #заметка ✗ ошибка: напишите текст заметки после команды" in reply_of(flow, OFFICIAL)
+    assert flow.events(flow.case(), "note") == [] and flow.case().state == "assigned"
+    flow.deliver_raw(make_message(sender=CUR, subject=f"RE: [KZM-{number}] x", body="#заметка ждём проект\n"),
+                     at=LATER)
+    assert "> #заметка ждём проект ✗ отклонено: команду могут выполнять: сотрудник администрации" in reply_of(flow, CUR)
+    assert flow.events(flow.case(), "note") == []
