@@ -447,9 +447,13 @@ def send_full_case(run: _Run, case: Case, to: str) -> None:
             budget -= stored.size
             files.append(OutgoingAttachment(filename=f"письмо_{stored.id}.eml", content=stored.raw,
                                             content_type="application/octet-stream"))
+    # The history shows the last lines only; colleagues' notes are what a new assignee most needs whole.
+    notes = [{"author": _person(run, e.actor), "at": e.at, "text": (e.detail or {}).get("text", "")}
+             for e in run.session.scalars(select(CaseEvent).where(
+                 CaseEvent.case_id == case.id, CaseEvent.action == "note").order_by(CaseEvent.id))]
     send(run.session, run.app, case, kind="case_assigned", to=[to],
          context={"summary": describe_case(run, case), "letters": texts, "assigned_by": _person(run, run.sender),
-                  "due_at": case.due_at},
+                  "due_at": case.due_at, "notes": notes},
          dedupe_key=f"case_assigned:{case.id}:{run.row.id}", attachments=files, bulk=False)
 
 

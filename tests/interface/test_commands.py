@@ -438,7 +438,15 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
     status = reply_of(flow, SUPERVISOR)
     assert "заметка: Петров, ЦУР звонил: ответ нужен до обеда. Справка подрядчика во вложении." in status
     assert "заметка: запросил, жду к 12:00" in status
-    notice = flow.one("request_new", OFFICIAL)
+
+    # Handed over, the new assignee gets every note whole beside the letters.
+    assign = note_mail(CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос", "#назначить Сидорова\n",
+                       message_id="<assign-1@kozmo.example>")
+    flow.deliver_raw(assign, at=msk(2026, 12, 2, 11, 50))
+    handed = plain(body_of(flow.one("case_assigned", SUPERVISOR)))
+    assert "Заметка 1: Иванова Мария Петровна" in handed and "> Справка подрядчика во вложении." in handed
+    assert "Заметка 2: Петров Сергей Иванович" in handed and "> запросил, жду к 12:00" in handed
+    notice = flow.one("request_new", SUPERVISOR)
     flow.deliver("request_answer.eml", at=msk(2026, 12, 2, 12, 0), reply_to=notice.message_id)
     answer = flow.one("request_answer", CUR_REQUESTER)
     assert "звонил" not in body_of(answer) and "справка.pdf" not in attachment_names(answer)
