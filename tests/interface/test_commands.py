@@ -391,9 +391,9 @@ def test_every_case_event_the_code_records_has_a_russian_name_in_the_status_hist
 CUR_REQUESTER = "petrova@cur12.example.org"
 
 
-def note_mail(sender: str, reply_to: str, subject: str, body: str, *, file: tuple[str, bytes] | None = None,
+def staff_reply(sender: str, reply_to: str, subject: str, body: str, *, file: tuple[str, bytes] | None = None,
               message_id: str | None = None) -> bytes:
-    """A staff reply starting with «#заметка», optionally with a file, as a mail client sends it."""
+    """A staff reply to one of our letters, optionally with a file, as a mail client sends it."""
     msg = email.message_from_bytes(make_message(sender=sender, subject=subject, body=body, in_reply_to=reply_to,
                                                 references=reply_to, message_id=message_id),
                                    policy=policy.default)
@@ -407,7 +407,7 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
     case = flow.case()
     copy_to_contact = flow.one("request_new", CONTACT)
     to_cur_before = [row.kind for row in flow.outbox(to=CUR_REQUESTER)]  # the acknowledgement of receipt
-    flow.deliver_raw(note_mail(
+    flow.deliver_raw(staff_reply(
         CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос",
         "#заметка Петров, ЦУР звонил: ответ нужен до обеда.\nСправка подрядчика во вложении.\n\n-- \nКонтактное лицо\n",
         file=("справка.pdf", b"%PDF-1.4 note"), message_id="<note-1@kozmo.example>"), at=msk(2026, 12, 2, 11, 0))
@@ -426,7 +426,7 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
     assert "заметка записана в историю дела и направлена исполнителю" in reply_of(flow, CONTACT)
 
     # The assignee answers the colleague with a note of their own: recorded, nobody mailed, still no answer.
-    flow.deliver_raw(note_mail(OFFICIAL, letter.message_id, f"RE: {letter.subject}", "#note запросил, жду к 12:00\n",
+    flow.deliver_raw(staff_reply(OFFICIAL, letter.message_id, f"RE: {letter.subject}", "#note запросил, жду к 12:00\n",
                                message_id="<note-2@kozmo.example>"), at=msk(2026, 12, 2, 11, 30))
     assert [e.detail["text"] for e in flow.events(flow.case(), "note")][-1] == "запросил, жду к 12:00"
     assert len(flow.outbox("case_note")) == 1 and flow.outbox("request_answer") == []
@@ -440,7 +440,7 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
     assert "заметка: запросил, жду к 12:00" in status
 
     # Handed over, the new assignee gets every note whole beside the letters.
-    assign = note_mail(CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос", "#назначить Сидорова\n",
+    assign = staff_reply(CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос", "#назначить Сидорова\n",
                        message_id="<assign-1@kozmo.example>")
     flow.deliver_raw(assign, at=msk(2026, 12, 2, 11, 50))
     handed = plain(body_of(flow.one("case_assigned", SUPERVISOR)))
@@ -456,7 +456,7 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
 def test_an_empty_note_is_refused_and_the_cur_may_not_leave_one(flow: Mail):
     number = open_signal(flow)
     notice = flow.one("refutation_new", OFFICIAL)
-    flow.deliver_raw(note_mail(OFFICIAL, notice.message_id, f"RE: [KZM-{number}] x", "#заметка\n\n-- \nПетров\n"),
+    flow.deliver_raw(staff_reply(OFFICIAL, notice.message_id, f"RE: [KZM-{number}] x", "#заметка\n\n-- \nПетров\n"),
                      at=LATER)
     assert "> #заметка ✗ ошибка: напишите текст заметки после команды" in reply_of(flow, OFFICIAL)
     assert flow.events(flow.case(), "note") == [] and flow.case().state == "assigned"
