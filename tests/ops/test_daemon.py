@@ -250,8 +250,10 @@ def test_reload_keeps_the_old_configuration(sqlite_env: CurmailEnv, listener: No
         assert runner.app is before and runner.app.settings is before.settings
         assert runner.reload_requested is False
         assert any("reload failed, keeping the previous configuration" in r.getMessage() for r in caplog.records)
-        reply = listener.wait_for("STATUS", timeout=10)
-        assert any(m.get("READY") == "1" and m["STATUS"].startswith("reload failed") for m in reply)
+        # Opening the App may already have said «migrating the database schema…»: wait for the reload's own line,
+        # which the listener thread may not have read yet when _reload returns.
+        wait_until(lambda: any(m.get("READY") == "1" and m["STATUS"].startswith("reload failed")
+                               for m in listener.having("STATUS")), 10, "READY=1 with STATUS=reload failed…")
         with runner.app.sessions() as session:  # the old App still works
             assert session.scalar(select(func.count()).select_from(StoredMessage)) == 0
     finally:
