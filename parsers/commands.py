@@ -158,6 +158,11 @@ _ALIASES: dict[str, str] = {
     **dict.fromkeys(("заметка", "примечание", "note"), "note"),
 }
 
+# Every spelling the grammar takes: the classifier's default `command_words`, so that a mail it
+# reads as a command is one this grammar understands (a list of its own let «#передать Сидорова»
+# pass as an ordinary staff reply, i.e. as the answer to a request).
+COMMAND_WORDS: tuple[str, ...] = tuple(_ALIASES)
+
 # How a suggestion is written back: the alias keys are «ё»-folded («отчет»).
 _SPELLING = {"отчет": "отчёт"}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from daemon.errors import ConfigError
+from parsers.commands import COMMAND_WORDS
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,7 @@ DEFAULT_APPEAL_KEYWORDS: tuple[str, ...] = (
 )
 
 # Commands of issue 5 (Russian and English); a mail whose new text starts with one is a command.
-DEFAULT_COMMAND_WORDS: tuple[str, ...] = (
-    "помощь", "help", "статус", "status", "мои", "mine", "список", "list", "назначить", "assign",
-    "тема", "topic", "срок", "due", "продлить", "extend", "согласовано", "approved", "на доработку",
-    "rework", "опубликовано", "published", "закрыть", "close", "открыть", "reopen", "отчет", "отчёт",
-    "report", "отправить", "send", "заметка", "примечание", "note",
-)
+DEFAULT_COMMAND_WORDS: tuple[str, ...] = COMMAND_WORDS
 
 # Subjects of delivery failures (RFC 3464 and the non-standard formats of the sisimai corpus).
 DEFAULT_BOUNCE_SUBJECTS: tuple[str, ...] = (

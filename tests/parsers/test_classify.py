@@ -249,6 +249,14 @@ def test_a_hashtag_is_not_a_command() -> None:
     assert classify(pm).kind == Kind.STAFF_REPLY
 
 
+@pytest.mark.parametrize("word", sorted(__import__("parsers.commands").commands.COMMAND_WORDS))
+def test_every_spelling_of_the_grammar_makes_a_command_mail(word: str) -> None:
+    """A staff reply that starts with any command the grammar knows is a command, never the case's answer."""
+    pm = message(from_addr="petrov@kozmo.example", in_reply_to="<x@curmail.kozmo.example>",
+                 text=f"#{word.capitalize()} Сидорова\nОтвет подготовит она.")
+    assert classify(pm).kind == Kind.COMMAND
+
+
 @pytest.mark.parametrize("subject", ["Re: #мои", "RE: [CUR-12] #Статус", "#отчёт квартал"])
 def test_command_in_the_subject(subject: str) -> None:
     pm = message(from_addr="petrov@kozmo.example", subject=subject, text="")
