@@ -406,6 +406,7 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
     flow.deliver("request.eml", at=msk(2026, 12, 2, 10, 0))
     case = flow.case()
     copy_to_contact = flow.one("request_new", CONTACT)
+    assert "начните письмо со строки «#заметка»" in plain(body_of(copy_to_contact))  # how staff learn of it
     to_cur_before = [row.kind for row in flow.outbox(to=CUR_REQUESTER)]  # the acknowledgement of receipt
     flow.deliver_raw(staff_reply(
         CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос",
