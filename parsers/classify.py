@@ -250,8 +250,9 @@ def _auto_reply(f: _Facts) -> Outcome:
         return Kind.AUTO_REPLY, {}
     # Body phrases alone («я в отпуске») also occur in citizens' letters: only a short answer to
     # something we sent counts as a vacation notice.
+    # A mail that opens with a command is a person's: «#отсутствую до 25.12» is how staff announce an absence.
     body = pm.new_text or pm.text
-    if f.is_reply and len(body) < 1500 and f.compiled.autoreply_body.search(body):
+    if f.is_reply and len(body) < 1500 and f.compiled.autoreply_body.search(body) and _command(f) is None:
         return Kind.AUTO_REPLY, {}
     # Auto-generated does not mean ignorable for the ЦУР's systems, whose notifications are appeals;
     # from anyone else such mail is machine mail that must not open a case.

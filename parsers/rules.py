@@ -222,7 +222,7 @@ DEFAULT_AUTOREPLY_BODY: tuple[str, ...] = (
     r"i\s+am\s+(?:currently\s+)?(?:out\s+of\s+(?:the\s+)?office|on\s+(?:vacation|leave|holiday)|away)",
     r"i\s+will\s+be\s+(?:out\s+of\s+(?:the\s+)?office|away)", r"this\s+is\s+an\s+auto(?:matic|mated)?[-\s]?reply",
     r"автоматический\s+ответ", r"(?:я\s+)?(?:нахожусь|буду)\s+в\s+отпуске", r"я\s+в\s+отпуске",
-    r"буду\s+отсутствовать", r"в\s+командировке\s+до", r"отсутствую\s+(?:на\s+рабочем\s+месте|до|с)",
+    r"буду\s+отсутствовать", r"в\s+командировке\s+до", r"отсутствую\s+(?:на\s+рабочем\s+месте|до|с)\b",
     r"нахожусь\s+на\s+больничном",
 )
 

@@ -253,7 +253,7 @@ def test_a_hashtag_is_not_a_command() -> None:
 def test_every_spelling_of_the_grammar_makes_a_command_mail(word: str) -> None:
     """A staff reply that starts with any command the grammar knows is a command, never the case's answer."""
     pm = message(from_addr="petrov@kozmo.example", in_reply_to="<x@curmail.kozmo.example>",
-                 text=f"#{word.capitalize()} Сидорова\nОтвет подготовит она.")
+                 text=f"#{word.capitalize()} до 25.12.2026 Сидорова\nОтвет подготовит она.")
     assert classify(pm).kind == Kind.COMMAND
 
 
