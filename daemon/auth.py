@@ -235,7 +235,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "published": MANAGERS | {"web_editor"},
     "close": MANAGERS | {"assignee"},
     "reopen": MANAGERS,
-    "note": frozenset({"staff"}),  # internal: the ЦУР speaks through #на доработку and its own letters
+    "note": frozenset({"staff"}),
+    "away": frozenset({"staff"}),  # for oneself only
+    "back": frozenset({"staff"}),  # internal: the ЦУР speaks through #на доработку and its own letters
     "report": MANAGERS,
     "send": MANAGERS,
 }

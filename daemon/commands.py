@@ -16,13 +16,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import auth
+from daemon import absence, auth
 from daemon.app import App
 from daemon.calendar import calendar_for
 from daemon.cases import CaseKind, record_event
@@ -51,6 +51,8 @@ RESULT_TEMPLATE = "command_result"
 HISTORY_LINES = 12
 NOTE_IN_HISTORY = 300  # characters of a note in a history line; the assignee's letter has it whole
 NOTE_LIMIT = 10_000
+MAX_ABSENCE = timedelta(days=180)
+MAX_HANDOVER = 100  # open cases handed over by one «#отсутствую»; the reply names them
 LIST_LIMIT = 60
 FULL_CASE_FILES = 5
 FULL_CASE_BYTES = 10 * 1024 * 1024
@@ -405,7 +407,15 @@ def _mine(run: _Run, command: Command) -> str:
 
 def _list(run: _Run, command: Command) -> str:
     _authorise(run, command, None)
-    return "все открытые дела: " + _case_lines(run, open_cases(run.session, run.row.tenant), with_assignee=True)
+    text = "все открытые дела: " + _case_lines(run, open_cases(run.session, run.row.tenant), with_assignee=True)
+    away = absence.all_current(run.session, run.app)
+    if away:
+        lines = []
+        for entry in away:
+            deputy = _person(run, absence.stand_in(run.session, run.app, entry.email))
+            lines.append(f"  {_person(run, entry.email)} — до {run.msk(entry.until)}; замещает {deputy}")
+        text += "\nотсутствуют:\n" + "\n".join(lines)
+    return text
 
 
 # ---------------------------------------------------------------- commands that change a case
@@ -426,7 +436,9 @@ def _assign(run: _Run, command: Command) -> str:
     # and the original letters, so the new assignee has the whole case.
     reassign_case(run.session, run.app, case, member.email, actor=run.sender, message=run.row)
     send_full_case(run, case, member.email)
-    return f"дело передано: {_person(run, member.email)}; новому исполнителю направлены все материалы дела"
+    away = absence.current(run.session, run.app, member.email)
+    note = f" (внимание: сотрудник отсутствует до {run.msk(away.until)})" if away else ""
+    return f"дело передано: {_person(run, member.email)}; новому исполнителю направлены все материалы дела{note}"
 
 
 def send_full_case(run: _Run, case: Case, to: str) -> None:
@@ -503,6 +515,60 @@ def _extend(run: _Run, command: Command) -> str:
         raise WorkflowError(f"не удалось прочитать дату в «{command.args}». Принимаются: {ACCEPTED_DATE_FORMATS}")
     deadlines.extend(run.session, run.app, case, moment, reason=reason, actor=run.sender)
     return f"срок продлён до {run.msk(case.due_at)}; причина: {reason}. Не забудьте уведомить заявителя"
+
+
+def _away(run: _Run, command: Command) -> str:
+    """«#отсутствую <до даты> [заместитель]»: new cases go to the stand-in until then, open ones are handed over."""
+    from parsers.commands import parse_staff_date_prefix
+
+    _authorise(run, command, None)
+    until, rest = parse_staff_date_prefix(command.args, run.now, calendar_for(run.app.settings))
+    if until is None:
+        raise WorkflowError(f"укажите, до какого дня вы отсутствуете: «#отсутствую 25.12.2026 Сидорова». "
+                            f"Даты: {ACCEPTED_DATE_FORMATS}")
+    if until <= run.now:
+        raise WorkflowError(f"дата {run.msk(until)} уже прошла")
+    if until > run.now + MAX_ABSENCE:
+        raise WorkflowError(f"отсутствие дольше {MAX_ABSENCE.days} дней оформляется сменой исполнителей в настройках")
+    deputy = None
+    if rest:
+        member = routing.find_staff(run.app.settings, rest)
+        if member is None:
+            raise WorkflowError(f"заместитель «{rest}» не найден в списке сотрудников")
+        if member.email == run.sender:
+            raise WorkflowError("заместителем нельзя назначить себя")
+        deputy = member.email
+    absence.set_absence(run.session, run.app, run.sender, until, deputy, set_by=run.sender)
+    stand_in = absence.stand_in(run.session, run.app, run.sender)
+    if stand_in == run.sender:
+        return (f"отсутствие до {run.msk(until)} записано, но заменить вас некому: все, кто мог бы, тоже "
+                f"отсутствуют. Дела остаются у вас")
+    named = "" if deputy in (None, stand_in) else f" ({_person(run, deputy)} тоже отсутствует)"
+    handed, kept = [], []
+    for case in open_cases(run.session, run.row.tenant, run.sender)[:MAX_HANDOVER]:
+        savepoint = run.session.begin_nested()
+        try:
+            reassign_case(run.session, run.app, case, stand_in, actor=run.sender, message=run.row)
+            send_full_case(run, case, stand_in)
+            savepoint.commit()
+            handed.append(run.tag(case))
+        except WorkflowError:  # a state that allows no reassignment: it stays, and the reply says so
+            savepoint.rollback()
+            kept.append(run.tag(case))
+    lines = [f"отсутствие до {run.msk(until)}; новые дела на это время назначаются: {_person(run, stand_in)}{named}"]
+    lines.append(f"ваши открытые дела переданы: {', '.join(handed)}" if handed else "открытых дел у вас нет")
+    if kept:
+        lines.append(f"не переданы (их состояние не допускает передачи): {', '.join(kept)}")
+    lines.append("после возвращения дела к вам сами не вернутся: попросите передать их командой #назначить")
+    return "\n".join(lines)
+
+
+def _back(run: _Run, command: Command) -> str:
+    _authorise(run, command, None)
+    was = absence.clear(run.session, run.app, run.sender)
+    if was is None:
+        return "отсутствие не было записано; новые дела назначаются вам, как обычно"
+    return "отсутствие отменено; новые дела снова назначаются вам"
 
 
 def _inbound(run: _Run, new_text: str | None = None) -> Inbound:
@@ -655,6 +721,8 @@ HANDLERS: dict[str, Callable[[_Run, Command], str | NotDone]] = {
     "close": _close,
     "reopen": _reopen,
     "note": _note,
+    "away": _away,
+    "back": _back,
     "report": _reports,
     "send": _reports,
 }

@@ -129,6 +129,15 @@ COMMAND_HELP: tuple[CommandHelp, ...] = (
         "и ответом по делу не считается",
         "#заметка подрядчик обещал дать воду к 18:00, жду подтверждения",
     ),
+    CommandHelp(
+        "away",
+        "#отсутствую <до даты> [заместитель]",
+        "#away <until> [substitute]",
+        "отпуск, командировка, больничный: до этой даты новые дела назначаются заместителю (иначе контактному "
+        "лицу), ему же передаются ваши открытые дела",
+        "#отсутствую 25.12.2026 Сидорова",
+    ),
+    CommandHelp("back", "#на месте", "#back", "отменить отсутствие раньше срока", "#на месте"),
     CommandHelp("report", "#отчёт [квартал]", "#report [quarter]", "отчёт по обращениям за квартал", "#отчёт 4 2026"),
     CommandHelp(
         "send",
@@ -156,6 +165,8 @@ _ALIASES: dict[str, str] = {
     **dict.fromkeys(("отчет", "report"), "report"),
     **dict.fromkeys(("отправить", "send"), "send"),
     **dict.fromkeys(("заметка", "примечание", "note"), "note"),
+    **dict.fromkeys(("отсутствую", "отпуск", "away"), "away"),
+    **dict.fromkeys(("на месте", "вернулся", "вернулась", "back"), "back"),
 }
 
 # Every spelling the grammar takes: the classifier's default `command_words`, so that a mail it

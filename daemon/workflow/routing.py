@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from daemon import absence
 from daemon.app import App
 from daemon.config import Settings, StaffMember, per_settings
 from daemon.db.models import Case, StoredMessage
@@ -89,14 +90,19 @@ def route(app: App, text: str) -> Route:
 def assign(
     session: Session, app: App, case: Case, route_: Route, *, actor: str, message: StoredMessage | None = None
 ) -> None:
-    """Record the routing decision: assignee and topic on the case, the ROUTED move in the audit trail."""
-    case.assignee = route_.assignee
+    """Record the routing decision: assignee and topic on the case, the ROUTED move in the audit trail.
+
+    A chosen assignee who is away («#отсутствую») is replaced by the stand-in (daemon.absence).
+    """
+    chosen = route_.assignee
+    assignee = absence.stand_in(session, app, chosen)
+    case.assignee = assignee
     if route_.topic and not case.topic:
         case.topic = route_.topic[:100]
-    apply(
-        session, app, case, Event.ROUTED, actor=actor, message=message,
-        detail={"assignee": route_.assignee, "topic": route_.topic, "words": list(route_.words), "by": route_.by},
-    )
+    detail = {"assignee": assignee, "topic": route_.topic, "words": list(route_.words), "by": route_.by}
+    if assignee != chosen:
+        detail["instead_of"] = chosen  # the history and the reports show who was away
+    apply(session, app, case, Event.ROUTED, actor=actor, message=message, detail=detail)
 
 
 def find_staff(settings: Settings, who: str) -> StaffMember | None:
