@@ -442,27 +442,34 @@ def _assign(run: _Run, command: Command) -> str:
 
 
 def send_full_case(run: _Run, case: Case, to: str) -> None:
-    """The new assignee gets the whole case: summary, history, texts and the original letters as .eml."""
+    """The new assignee gets the whole case: summary, history, texts, notes and the original letters as .eml."""
     rows = list(run.session.scalars(
         select(StoredMessage).where(StoredMessage.case_id == case.id).order_by(StoredMessage.id)
     ))
+    # The history shows the last lines only; colleagues' notes are what a new assignee most needs whole,
+    # and a note's files travel as its mail (command mails are left out otherwise).
+    note_events = list(run.session.scalars(select(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.action == "note").order_by(CaseEvent.id)))
+    notes = [{"author": _person(run, e.actor), "at": e.at, "text": (e.detail or {}).get("text", "")}
+             for e in note_events]
+    notes_with_files = {e.message_row_id for e in note_events if (e.detail or {}).get("files")}
     files: list[OutgoingAttachment] = []
     texts: list[dict[str, Any]] = []
     budget = FULL_CASE_BYTES
     for stored in rows:
-        if stored.kind in ("command", "bounce", "auto_reply") or stored.id == run.row.id:
+        if stored.id == run.row.id:
             continue
-        pm = parse_message(stored.raw)
-        texts.append({"sender": pm.from_addr, "subject": pm.subject, "at": stored.internal_date,
-                      "text": (pm.new_text or pm.text).strip()[:6000]})
+        if stored.kind in ("command", "bounce", "auto_reply"):
+            if stored.id not in notes_with_files:
+                continue
+        else:
+            pm = parse_message(stored.raw)
+            texts.append({"sender": pm.from_addr, "subject": pm.subject, "at": stored.internal_date,
+                          "text": (pm.new_text or pm.text).strip()[:6000]})
         if len(files) < FULL_CASE_FILES and stored.size <= budget:
             budget -= stored.size
             files.append(OutgoingAttachment(filename=f"письмо_{stored.id}.eml", content=stored.raw,
                                             content_type="application/octet-stream"))
-    # The history shows the last lines only; colleagues' notes are what a new assignee most needs whole.
-    notes = [{"author": _person(run, e.actor), "at": e.at, "text": (e.detail or {}).get("text", "")}
-             for e in run.session.scalars(select(CaseEvent).where(
-                 CaseEvent.case_id == case.id, CaseEvent.action == "note").order_by(CaseEvent.id))]
     send(run.session, run.app, case, kind="case_assigned", to=[to],
          context={"summary": describe_case(run, case), "letters": texts, "assigned_by": _person(run, run.sender),
                   "due_at": case.due_at, "notes": notes},

@@ -444,7 +444,13 @@ def test_a_note_on_a_request_reaches_the_assignee_and_never_the_cur(flow: Mail):
     assign = staff_reply(CONTACT, copy_to_contact.message_id, f"RE: [KZM-{case.id}] Запрос", "#назначить Сидорова\n",
                        message_id="<assign-1@kozmo.example>")
     flow.deliver_raw(assign, at=msk(2026, 12, 2, 11, 50))
-    handed = plain(body_of(flow.one("case_assigned", SUPERVISOR)))
+    handed_letter = flow.one("case_assigned", SUPERVISOR)
+    handed = plain(body_of(handed_letter))
+    # The note with a file travels as its mail beside the ЦУР's request; the note without one does not.
+    attached = email.message_from_bytes(handed_letter.raw, policy=policy.default)
+    mails = [email.message_from_bytes(part.get_payload(decode=True), policy=policy.default)
+             for part in attached.iter_attachments()]
+    assert sorted(m["Message-ID"] for m in mails) == ["<note-1@kozmo.example>", "<wf-request-1@cur12.example.org>"]
     assert "Заметка 1: Иванова Мария Петровна" in handed and "> Справка подрядчика во вложении." in handed
     assert "Заметка 2: Петров Сергей Иванович" in handed and "> запросил, жду к 12:00" in handed
     notice = flow.one("request_new", SUPERVISOR)
