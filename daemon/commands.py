@@ -86,7 +86,7 @@ ACTION_RU = {
     "report_escalation_sent": "эскалация по отчёту", "report_escalation_skipped": "эскалация по отчёту пропущена",
     "outbox_failed": "письмо не отправлено", "outbox_uncertain": "отправка письма не подтверждена",
     "outbox_confirmed": "отправка письма подтверждена", "outbox_resend": "письмо отправлено повторно",
-    "note": "заметка",
+    "note": "заметка", "assignee_out_of_office": "автоответ исполнителя: отсутствует",
 }
 
 

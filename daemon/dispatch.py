@@ -14,6 +14,7 @@ from types import ModuleType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon import absence
 from daemon.app import App
 from daemon.cases import NEVER_OPENS, OPENING_KIND, CaseKind, attach_message, open_case, record_event
 from daemon.db.models import Case, StoredMessage
@@ -22,9 +23,10 @@ from daemon.notices import contact_addresses
 from daemon.rules import classifier_rules
 from daemon.threader import ThreadOutcome
 from daemon.workflow import appeal, generic, refutation, request, routing
-from daemon.workflow.machine import Inbound, refuse, send
+from daemon.workflow.machine import Inbound, refuse, send, staff_name
 from daemon.workflow.states import CLOSED_STATES
-from parsers import Classification, ParsedMessage, classify, parse_message
+from parsers import Classification, Kind, ParsedMessage, classify, parse_message
+from parsers.classify import is_out_of_office
 from parsers.threadkeys import normalize_subject
 
 log = logging.getLogger("curmail.dispatch")
@@ -111,11 +113,42 @@ def run_workflow(
         _run(session, app, case, inbound, opening=True)
         return case
     if classification.kind in ATTACH_ONLY:
+        if classification.kind == Kind.AUTO_REPLY and case.state not in CLOSED_STATES:
+            _assignee_out_of_office(session, app, case, inbound)
         return case
     if case.state in CLOSED_STATES:
         return _closed_case_mail(session, app, case, inbound)
     _run(session, app, case, inbound, opening=False)
     return case
+
+
+def _assignee_out_of_office(session: Session, app: App, case: Case, inbound: Inbound) -> None:
+    """The assignee's out-of-office reply on an open case: the contact officials hear of it, once per case.
+
+    Nobody else reads that reply (it is machine mail, attached and never answered), and the case's
+    term keeps running; the letter says how to re-assign it and how the member records an absence.
+    The letter goes to the contact officials, never to the auto-responder, so it cannot loop.
+    """
+    sender = inbound.sender
+    if not sender or sender != case.assignee or absence.current(session, app, sender) is not None:
+        return
+    if not is_out_of_office(inbound.pm, classifier_rules(app.settings)):
+        return
+    if any(e.action == "assignee_out_of_office" and (e.detail or {}).get("assignee") == sender for e in case.events):
+        return
+    record_event(session, case, action="assignee_out_of_office", at=app.clock(), actor=sender, message=inbound.row,
+                 detail={"assignee": sender})
+    from daemon.acks import allow_auto_mail  # late: the interface imports the workflow modules
+
+    to = [a for a in contact_addresses(app) if a != sender and allow_auto_mail(session, app, a, what="out_of_office")]
+    if not to:
+        log.warning("assignee is out of office and no contact official to tell", extra={"case": case.id})
+        return
+    send(session, app, case, kind="assignee_out_of_office", to=to,
+         context={"assignee": f"{staff_name(app.settings, sender)} <{sender}>", "due_at": case.due_at,
+                  "original_subject": inbound.pm.subject, "received_at": inbound.received_at,
+                  "text": (inbound.pm.new_text or inbound.pm.text).strip()[:3000]},
+         dedupe_key=f"assignee_out_of_office:{case.id}:{sender}")
 
 
 def _open(session: Session, app: App, inbound: Inbound, *, flush: bool = True) -> Case:

@@ -237,6 +237,22 @@ def _calendar_response(pm: ParsedMessage) -> bool:
     )
 
 
+def is_out_of_office(pm: ParsedMessage, rules: ClassifierRules | None = None) -> bool:
+    """Whether an auto-reply says its writer is away (leave, trip, sick), unlike a calendar answer or a receipt.
+
+    Used on mail already classified auto_reply; its subject or the top of its text carries the
+    out-of-office wording of `rules`. Never raises.
+    """
+    try:
+        if _calendar_response(pm):
+            return False
+        compiled = _compile(rules or ClassifierRules())
+        body = (pm.new_text or pm.text or "")[:1500]
+        return bool(compiled.autoreply_subjects.search(pm.subject or "") or compiled.autoreply_body.search(body))
+    except Exception:  # never raise out of parsers/
+        return False
+
+
 def _auto_reply(f: _Facts) -> Outcome:
     """Vacation and out-of-office replies, X-Autoreply, calendar responses, machine mail from non-ЦУР senders."""
     pm = f.pm

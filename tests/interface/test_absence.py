@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+from email import policy
+
 import pytest
 
 from tests.interface.conftest import FIXTURES, Mail
@@ -119,4 +122,46 @@ def test_an_absence_needs_a_reply_to_our_letter_so_a_forged_one_moves_nothing(fl
                           message_id="<forged@evil.example>")
     flow.deliver_raw(forged, at=msk(2026, 12, 3, 11, 0))
     assert "✗ отклонено: команда меняет дело" in results(flow, OFFICIAL)[0]
+    assert flow.cases()[0].assignee == OFFICIAL
+
+
+def out_of_office(sender: str, reply_to: str, n: int, *, calendar: bool = False) -> bytes:
+    """An Outlook out-of-office reply (RFC 3834-marked), or a calendar client's «Принято» when `calendar`."""
+    subject = "Принято: срок" if calendar else "Автоматический ответ: [KZM-1] Недостоверная информация"
+    body = "Петров принял приглашение." if calendar else "Я в отпуске до 25.12.2026. По срочным вопросам: Иванова."
+    msg = email.message_from_bytes(make_message(
+        sender=sender, subject=subject, body=body,
+        in_reply_to=reply_to, references=reply_to, message_id=f"<oof-{n}@kozmo.example>",
+        headers={"Auto-Submitted": "auto-replied"}), policy=policy.default)
+    if calendar:
+        msg.add_attachment(b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n", maintype="text",
+                           subtype="calendar", filename="reply.ics")
+    return msg.as_bytes()
+
+
+def test_the_assignees_out_of_office_reply_tells_the_contact_once_who_can_reassign_from_it(flow: Mail):
+    flow.deliver_raw(signal(1), at=msk(2026, 12, 3, 10, 0))
+    notice = flow.one("refutation_new", OFFICIAL)
+    to_official = [row.id for row in flow.outbox(to=OFFICIAL)]  # the new-case letter and the calendar invitation
+    flow.deliver_raw(out_of_office(OFFICIAL, notice.message_id, 1), at=msk(2026, 12, 3, 10, 1))
+    letter = flow.one("assignee_out_of_office", CONTACT)
+    text = plain(body_of(letter))
+    assert "Петров Сергей Иванович <petrov@kozmo.example> ответил(а) автоответом об отсутствии" in text
+    assert "> Я в отпуске до 25.12.2026." in text and "Срок по делу: до 13:00 03.12.2026 (МСК)" in text
+    assert [row.id for row in flow.outbox(to=OFFICIAL)] == to_official  # the auto-responder is never answered
+    # A second auto-reply on the same case (to a reminder, say) tells nobody again.
+    flow.deliver_raw(out_of_office(OFFICIAL, notice.message_id, 2), at=msk(2026, 12, 3, 11, 0))
+    assert len(flow.outbox("assignee_out_of_office")) == 1
+    # The contact official re-assigns by answering that very letter.
+    flow.deliver_raw(command(CONTACT, letter.message_id, "#назначить Сидорова\n", 1), at=msk(2026, 12, 3, 11, 5))
+    assert flow.cases()[0].assignee == SUPERVISOR
+
+
+def test_a_calendar_answer_or_someone_elses_auto_reply_is_no_out_of_office_notice(flow: Mail):
+    flow.deliver_raw(signal(1), at=msk(2026, 12, 3, 10, 0))
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver_raw(out_of_office(OFFICIAL, notice.message_id, 1, calendar=True), at=msk(2026, 12, 3, 10, 1))
+    to_contact = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(out_of_office(CONTACT, to_contact.message_id, 2), at=msk(2026, 12, 3, 10, 2))
+    assert flow.outbox("assignee_out_of_office") == []
     assert flow.cases()[0].assignee == OFFICIAL
