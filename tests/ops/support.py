@@ -21,9 +21,15 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def numbered(raw: bytes, n: int) -> bytes:
-    """The fixture as its n-th distinct message: its own Message-ID and its own link, so no two thread together."""
+def numbered(raw: bytes, n: int, *, own_subject: bool = False) -> bytes:
+    """The fixture as its n-th distinct message: its own Message-ID and its own link.
+
+    Signals then never thread together; letters without a link (a citizen's) still thread by subject
+    and sender, as a citizen's second letter should, unless `own_subject` adds « (n)» to the subject.
+    """
     raw = re.sub(rb"(?m)^Message-ID: <([^@>]+)-\d+@", b"Message-ID: <\\1-%d@" % n, raw, count=1)
+    if own_subject:
+        raw = re.sub(rb"(?m)^(Subject: [^\r\n]*)", b"\\1 (%d)" % n, raw, count=1)
     return re.sub(rb"wall-123456_\d+", b"wall-123456_%d" % (1000 + n), raw)
 
 

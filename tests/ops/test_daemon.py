@@ -140,7 +140,10 @@ def test_sigterm_while_sending_finishes_the_letter_and_hands_the_rest_back(sqlit
     """The stop is bounded by one letter, not by the backlog; nothing is lost, doubled or left uncertain."""
     env = sqlite_env
     env.configure(smtp={"timeout_seconds": 60})  # the held reply below must not time out
-    env.dovecot.append_many(env.account.user, [numbered(fixture("citizen_letter.eml"), n) for n in range(1, 9)])
+    # Eight cases of their own, so that their letters make a backlog whatever the day (one threaded
+    # case had two letters, and a third only when the day's digest was due).
+    env.dovecot.append_many(env.account.user, [numbered(fixture("citizen_letter.eml"), n, own_subject=True)
+                                               for n in range(1, 9)])
     env.smtp.hold_after(1)  # the second letter's reply waits until the stop has been requested
     daemon = Daemon(env.config_path, tmp_path / "daemon.log")
     try:
