@@ -237,7 +237,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "reopen": MANAGERS,
     "note": frozenset({"staff"}),
     "away": frozenset({"staff"}),  # for oneself only
-    "back": frozenset({"staff"}),  # internal: the ЦУР speaks through #на доработку and its own letters
+    "absent": MANAGERS,  # of another member, who cannot send «#отсутствую» (ill, no mail)
+    # One's own, or a manager another member's (checked in the command). All four are internal: the
+    # ЦУР speaks through #на доработку and its own letters.
+    "back": frozenset({"staff"}),
     "report": MANAGERS,
     "send": MANAGERS,
 }

@@ -526,33 +526,56 @@ def _extend(run: _Run, command: Command) -> str:
 
 def _away(run: _Run, command: Command) -> str:
     """«#отсутствую <до даты> [заместитель]»: new cases go to the stand-in until then, open ones are handed over."""
+    _authorise(run, command, None)
+    return _record_absence(run, run.sender, command.args, example="#отсутствую 25.12.2026 Сидорова")
+
+
+def _absent(run: _Run, command: Command) -> str:
+    """«#отсутствует <кто> <до даты> [заместитель]»: a manager records the absence of a member who cannot.
+
+    Znuny lets an administrator set an agent's out-of-office; here the contact official or the
+    supervisor does it by mail, typically in answer to the assignee's out-of-office notice.
+    """
+    _authorise(run, command, None)
+    who, _, rest = (command.args or "").strip().partition(" ")
+    member = routing.find_staff(run.app.settings, who) if who else None
+    if member is None:
+        raise WorkflowError(f"сотрудник «{who}» не найден в списке сотрудников" if who else
+                            "укажите сотрудника и дату: «#отсутствует Петров до 25.12.2026»")
+    if member.email == run.sender:
+        return _record_absence(run, run.sender, rest, example="#отсутствую 25.12.2026 Сидорова")
+    return _record_absence(run, member.email, rest, example=f"#отсутствует {who} до 25.12.2026", of_other=True)
+
+
+def _record_absence(run: _Run, member: str, args: str, *, example: str, of_other: bool = False) -> str:
     from parsers.commands import parse_staff_date_prefix
 
-    _authorise(run, command, None)
-    until, rest = parse_staff_date_prefix(command.args, run.now, calendar_for(run.app.settings))
+    until, rest = parse_staff_date_prefix(args, run.now, calendar_for(run.app.settings))
     if until is None:
-        raise WorkflowError(f"укажите, до какого дня вы отсутствуете: «#отсутствую 25.12.2026 Сидорова». "
-                            f"Даты: {ACCEPTED_DATE_FORMATS}")
+        raise WorkflowError(f"укажите, до какого дня {'длится отсутствие' if of_other else 'вы отсутствуете'}: "
+                            f"«{example}». Даты: {ACCEPTED_DATE_FORMATS}")
     if until <= run.now:
         raise WorkflowError(f"дата {run.msk(until)} уже прошла")
     if until > run.now + MAX_ABSENCE:
         raise WorkflowError(f"отсутствие дольше {MAX_ABSENCE.days} дней оформляется сменой исполнителей в настройках")
     deputy = None
     if rest:
-        member = routing.find_staff(run.app.settings, rest)
-        if member is None:
+        found = routing.find_staff(run.app.settings, rest)
+        if found is None:
             raise WorkflowError(f"заместитель «{rest}» не найден в списке сотрудников")
-        if member.email == run.sender:
-            raise WorkflowError("заместителем нельзя назначить себя")
-        deputy = member.email
-    absence.set_absence(run.session, run.app, run.sender, until, deputy, set_by=run.sender)
-    stand_in = absence.stand_in(run.session, run.app, run.sender)
-    if stand_in == run.sender:
-        return (f"отсутствие до {run.msk(until)} записано, но заменить вас некому: все, кто мог бы, тоже "
-                f"отсутствуют. Дела остаются у вас")
+        if found.email == member:
+            raise WorkflowError("заместителем нельзя назначить самого отсутствующего" if of_other else
+                                "заместителем нельзя назначить себя")
+        deputy = found.email
+    absence.set_absence(run.session, run.app, member, until, deputy, set_by=run.sender)
+    whose = f"открытые дела {_person(run, member)}" if of_other else "ваши открытые дела"
+    stand_in = absence.stand_in(run.session, run.app, member)
+    if stand_in == member:
+        return (f"отсутствие до {run.msk(until)} записано, но заменить некому: все, кто мог бы, тоже "
+                f"отсутствуют. {whose.capitalize()} остаются, где были")
     named = "" if deputy in (None, stand_in) else f" ({_person(run, deputy)} тоже отсутствует)"
     handed, kept = [], []
-    for case in open_cases(run.session, run.row.tenant, run.sender)[:MAX_HANDOVER]:
+    for case in open_cases(run.session, run.row.tenant, member)[:MAX_HANDOVER]:
         savepoint = run.session.begin_nested()
         try:
             reassign_case(run.session, run.app, case, stand_in, actor=run.sender, message=run.row)
@@ -562,20 +585,32 @@ def _away(run: _Run, command: Command) -> str:
         except WorkflowError:  # a state that allows no reassignment: it stays, and the reply says so
             savepoint.rollback()
             kept.append(run.tag(case))
-    lines = [f"отсутствие до {run.msk(until)}; новые дела на это время назначаются: {_person(run, stand_in)}{named}"]
-    lines.append(f"ваши открытые дела переданы: {', '.join(handed)}" if handed else "открытых дел у вас нет")
+    who = f"{_person(run, member)} отсутствует" if of_other else "отсутствие"
+    lines = [f"{who} до {run.msk(until)}; новые дела на это время назначаются: {_person(run, stand_in)}{named}"]
+    lines.append(f"{whose} переданы: {', '.join(handed)}" if handed else "открытых дел нет")
     if kept:
         lines.append(f"не переданы (их состояние не допускает передачи): {', '.join(kept)}")
-    lines.append("после возвращения дела к вам сами не вернутся: попросите передать их командой #назначить")
+    lines.append("после возвращения дела сами не вернутся: " + (
+        "их передают обратно командой #назначить" if of_other else "попросите передать их командой #назначить"))
     return "\n".join(lines)
 
 
 def _back(run: _Run, command: Command) -> str:
+    """«#на месте [кто]»: an absence ends early; a manager may end another member's."""
     _authorise(run, command, None)
-    was = absence.clear(run.session, run.app, run.sender)
+    member = run.sender
+    if command.args:
+        found = routing.find_staff(run.app.settings, command.args)
+        if found is None:
+            raise WorkflowError(f"сотрудник «{command.args}» не найден в списке сотрудников")
+        if found.email != run.sender and not (run.roles & auth.MANAGERS):
+            raise Refused(f"отменить отсутствие другого сотрудника могут: {auth.who_may('absent')}")
+        member = found.email
+    was = absence.clear(run.session, run.app, member)
+    whom = "вам" if member == run.sender else _person(run, member)
     if was is None:
-        return "отсутствие не было записано; новые дела назначаются вам, как обычно"
-    return "отсутствие отменено; новые дела снова назначаются вам"
+        return f"отсутствие не было записано; новые дела назначаются {whom}, как обычно"
+    return f"отсутствие отменено; новые дела снова назначаются {whom}"
 
 
 def _inbound(run: _Run, new_text: str | None = None) -> Inbound:
@@ -729,6 +764,7 @@ HANDLERS: dict[str, Callable[[_Run, Command], str | NotDone]] = {
     "reopen": _reopen,
     "note": _note,
     "away": _away,
+    "absent": _absent,
     "back": _back,
     "report": _reports,
     "send": _reports,

@@ -165,3 +165,62 @@ def test_a_calendar_answer_or_someone_elses_auto_reply_is_no_out_of_office_notic
     flow.deliver_raw(out_of_office(CONTACT, to_contact.message_id, 2), at=msk(2026, 12, 3, 10, 2))
     assert flow.outbox("assignee_out_of_office") == []
     assert flow.cases()[0].assignee == OFFICIAL
+
+
+def test_the_contact_records_the_assignees_absence_from_the_out_of_office_notice(flow: Mail):
+    """Znuny's administrator-set out-of-office: the member who is ill cannot send «#отсутствую» himself."""
+    flow.deliver_raw(signal(1), at=msk(2026, 12, 3, 10, 0))
+    notice = flow.one("refutation_new", OFFICIAL)
+    flow.deliver_raw(out_of_office(OFFICIAL, notice.message_id, 1), at=msk(2026, 12, 3, 10, 1))
+    letter = flow.one("assignee_out_of_office", CONTACT)
+    assert "«#отсутствует Петров до <дата> [заместитель]»" in plain(body_of(letter))
+
+    flow.deliver_raw(command(CONTACT, letter.message_id, "#отсутствует Петров до 25.12.2026 Сидорова\n", 1),
+                     at=msk(2026, 12, 3, 10, 30))
+    (reply,) = results(flow, CONTACT)
+    assert ("✓ Петров Сергей Иванович <petrov@kozmo.example> отсутствует до 25.12.2026 18:00 (МСК); новые дела "
+            "на это время назначаются: Сидорова") in reply
+    assert "открытые дела Петров Сергей Иванович <petrov@kozmo.example> переданы: [KZM-1]" in reply
+    assert flow.cases()[0].assignee == SUPERVISOR
+    flow.one("case_assigned", SUPERVISOR)
+    flow.deliver_raw(signal(2), at=msk(2026, 12, 4, 10, 0))
+    assert flow.cases()[-1].assignee == SUPERVISOR
+
+    # The contact ends it when he is back; new cases are his again.
+    (answer,) = flow.outbox("command_result", CONTACT)
+    flow.deliver_raw(command(CONTACT, answer.message_id, "#на месте Петров\n", 2), at=msk(2026, 12, 7, 9, 0))
+    assert ("✓ отсутствие отменено; новые дела снова назначаются Петров Сергей Иванович <petrov@kozmo.example>"
+            in results(flow, CONTACT)[-1])
+    flow.deliver_raw(signal(3), at=msk(2026, 12, 7, 10, 0))
+    assert flow.cases()[-1].assignee == OFFICIAL
+
+
+@pytest.mark.parametrize(("sender", "body", "error"), [
+    (OFFICIAL, "#отсутствует Иванова до 25.12.2026\n", "✗ отклонено: команду могут выполнять: контактное лицо"),
+    (CONTACT, "#отсутствует Кузькин до 25.12.2026\n", "✗ ошибка: сотрудник «Кузькин» не найден"),
+    (CONTACT, "#отсутствует\n", "✗ ошибка: укажите сотрудника и дату"),
+    (CONTACT, "#отсутствует Петров\n", "✗ ошибка: укажите, до какого дня длится отсутствие"),
+    (CONTACT, "#отсутствует Петров 25.12.2026 Петров\n", "✗ ошибка: заместителем нельзя назначить самого"),
+])
+def test_only_a_manager_records_anothers_absence_and_bad_ones_change_nothing(flow: Mail, sender: str, body: str,
+                                                                            error: str):
+    flow.deliver_raw(signal(1), at=msk(2026, 12, 3, 10, 0))
+    notice = flow.one("refutation_new", sender)
+    flow.deliver_raw(command(sender, notice.message_id, body, 1), at=msk(2026, 12, 3, 11, 0))
+    assert error in results(flow, sender)[0]
+    flow.deliver_raw(signal(2), at=msk(2026, 12, 4, 10, 0))
+    assert [c.assignee for c in flow.cases()] == [OFFICIAL, OFFICIAL]
+
+
+def test_a_member_may_not_end_someone_elses_absence(flow: Mail):
+    flow.deliver_raw(signal(1), at=msk(2026, 12, 3, 10, 0))
+    to_contact = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(command(CONTACT, to_contact.message_id, "#отсутствую 25.12.2026 Сидорова\n", 1),
+                     at=msk(2026, 12, 3, 10, 30))
+    flow.deliver_raw(command(OFFICIAL, flow.one("refutation_new", OFFICIAL).message_id, "#на месте Иванова\n", 2),
+                     at=msk(2026, 12, 3, 11, 0))
+    assert "✗ отклонено: отменить отсутствие другого сотрудника могут: контактное лицо" in results(flow, OFFICIAL)[0]
+    flow.deliver_raw(make_message(sender=SUPERVISOR, subject="#список", body="", message_id="<list-1@kozmo.example>"),
+                     at=msk(2026, 12, 3, 12, 0))
+    listing = results(flow, SUPERVISOR)[0]
+    assert "отсутствуют:" in listing and "Иванова Мария Петровна" in listing

@@ -268,7 +268,7 @@ def test_parse_staff_date_prefix_splits_the_reason() -> None:
 def test_help_table_covers_every_command() -> None:
     assert {row.name for row in COMMAND_HELP} == {
         "help", "status", "mine", "list", "assign", "topic", "due", "extend", "approved",
-        "rework", "published", "close", "reopen", "note", "away", "back", "report", "send",
+        "rework", "published", "close", "reopen", "note", "away", "absent", "back", "report", "send",
     }  # fmt: skip
     for row in COMMAND_HELP:
         # every example parses to its own command
