@@ -123,7 +123,7 @@ def run_workflow(
 
 
 def _assignee_out_of_office(session: Session, app: App, case: Case, inbound: Inbound) -> None:
-    """The assignee's out-of-office reply on an open case: the contact officials hear of it, once per case.
+    """The assignee's out-of-office reply on an open case: the contact officials (else the supervisor) hear of it, once.
 
     Nobody else reads that reply (it is machine mail, attached and never answered), and the case's
     term keeps running; the letter says how to re-assign it and how the member records an absence.
@@ -140,7 +140,10 @@ def _assignee_out_of_office(session: Session, app: App, case: Case, inbound: Inb
                  detail={"assignee": sender})
     from daemon.acks import allow_auto_mail  # late: the interface imports the workflow modules
 
-    to = [a for a in contact_addresses(app) if a != sender and allow_auto_mail(session, app, a, what="out_of_office")]
+    # When the absent member is the only contact official, the supervisor is the one who can act.
+    managers = [a for a in contact_addresses(app) if a != sender] or [
+        m.email for m in app.settings.staff_with_role("supervisor") if m.email != sender]
+    to = [a for a in managers if allow_auto_mail(session, app, a, what="out_of_office")]
     if not to:
         log.warning("assignee is out of office and no contact official to tell", extra={"case": case.id})
         return

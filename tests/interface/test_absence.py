@@ -224,3 +224,14 @@ def test_a_member_may_not_end_someone_elses_absence(flow: Mail):
                      at=msk(2026, 12, 3, 12, 0))
     listing = results(flow, SUPERVISOR)[0]
     assert "отсутствуют:" in listing and "Иванова Мария Петровна" in listing
+
+
+def test_the_contact_officials_own_out_of_office_reply_reaches_the_supervisor(flow: Mail):
+    flow.deliver_raw(signal(1), at=msk(2026, 12, 3, 10, 0))
+    to_contact = flow.one("refutation_new", CONTACT)
+    flow.deliver_raw(command(CONTACT, to_contact.message_id, "#назначить Иванова\n", 1), at=msk(2026, 12, 3, 10, 5))
+    assert flow.cases()[0].assignee == CONTACT
+    flow.deliver_raw(out_of_office(CONTACT, to_contact.message_id, 2), at=msk(2026, 12, 3, 10, 10))
+    letter = flow.one("assignee_out_of_office", SUPERVISOR)
+    assert "Иванова Мария Петровна <ivanova@kozmo.example> ответил(а) автоответом" in plain(body_of(letter))
+    assert flow.outbox("assignee_out_of_office", CONTACT) == []
