@@ -149,19 +149,10 @@ def _assignee_out_of_office(session: Session, app: App, case: Case, inbound: Inb
         return
     send(session, app, case, kind="assignee_out_of_office", to=to,
          context={"assignee": f"{staff_name(app.settings, sender)} <{sender}>", "due_at": case.due_at,
-                  "surname": _surname(app, sender),
+                  "surname": routing.name_for_commands(app.settings, sender),
                   "original_subject": inbound.pm.subject, "received_at": inbound.received_at,
                   "text": (inbound.pm.new_text or inbound.pm.text).strip()[:3000]},
          dedupe_key=f"assignee_out_of_office:{case.id}:{sender}")
-
-
-def _surname(app: App, email: str) -> str:
-    """How a command names this member: the surname when it finds nobody else (routing.find_staff), else the e-mail."""
-    member = routing.find_staff(app.settings, email)
-    words = member.name.split() if member else []
-    if words and routing.find_staff(app.settings, words[0]) is member:
-        return words[0]
-    return email
 
 
 def _open(session: Session, app: App, inbound: Inbound, *, flush: bool = True) -> Case:

@@ -117,6 +117,13 @@ def find_staff(settings: Settings, who: str) -> StaffMember | None:
     return None
 
 
+def name_for_commands(settings: Settings, email: str) -> str:
+    """How a command names this member: the surname when find_staff finds nobody else by it, else the e-mail."""
+    member = find_staff(settings, email)
+    words = member.name.split() if member else []
+    return words[0] if words and find_staff(settings, words[0]) is member else email
+
+
 def reassign(
     session: Session, app: App, case: Case, new_assignee: str, *, actor: str, message: StoredMessage | None = None
 ) -> None:
